@@ -1,0 +1,261 @@
+"""Walk the desk: read every page under kb/ and the files under data/ into typed records.
+
+Reading never stops at a bad file: each file's problems are collected and the rest of the desk
+is still read, so one run reports every mistake. Cross-file rules (duplicate ids, unknown
+sources) live in validate.py; this module only reads.
+
+A desk is a folder holding `kb/` (the pages) and `data/` (sources.yaml, models/*.yaml and the
+optional desk.yaml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .frontmatter import Loaded, decode, load_front_matter, parse_yaml, require_mapping
+from .problems import DeskError, Problem
+from .schema import Claim, DeskSettings, ModelFile, Page, Parameter, Quantity, Source, SourceKey, validate
+
+MAX_FILE_BYTES = 4 * 1024 * 1024
+SOURCES_FILE = "data/sources.yaml"
+SETTINGS_FILE = "data/desk.yaml"
+MODELS_DIR = "data/models"
+
+
+@dataclass
+class PageRecord:
+    path: str  # desk-relative, forward slashes: kb/token-economics.md
+    content_hash: str
+    mtime: float
+    page: Page | None = None  # None: no front-matter, or front-matter too broken to read
+    loaded: Loaded | None = None
+    claims: list[tuple[int, Claim]] = field(default_factory=list)  # (index as written, claim): the valid ones
+    body_line: int = 1
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def has_front_matter(self) -> bool:
+        return self.loaded is not None
+
+
+@dataclass(frozen=True)
+class Located:
+    """A claim or parameter with where it is written."""
+
+    claim: Claim
+    path: str
+    line: int
+    field: str  # claims[3] or parameters[0]
+
+
+@dataclass
+class ModelRecord:
+    path: str
+    content_hash: str
+    model: ModelFile | None
+    loaded: Loaded
+    problems: list[Problem] = field(default_factory=list)
+
+    def parameter_lines(self) -> Iterator[tuple[Parameter, int, str]]:
+        if self.model:
+            for i, parameter in enumerate(self.model.parameters):
+                yield parameter, self.loaded.line_of(("parameters", i)), f"parameters[{i}]"
+
+    def quantity_lines(self) -> Iterator[tuple[Quantity, int, str]]:
+        if self.model:
+            for i, quantity in enumerate(self.model.quantities):
+                yield quantity, self.loaded.line_of(("quantities", i)), f"quantities[{i}]"
+
+
+@dataclass
+class Desk:
+    root: Path
+    settings: DeskSettings
+    pages: list[PageRecord]
+    sources: dict[str, Source]
+    source_lines: dict[str, int]
+    models: list[ModelRecord]
+    problems: list[Problem]  # problems found while reading (per file); see validate.py for the rest
+
+    def claims(self) -> list[Located]:
+        """Every page claim, in page order."""
+        out = []
+        for record in self.pages:
+            if record.page is None or record.loaded is None:
+                continue
+            for i, claim in record.claims:
+                out.append(Located(claim, record.path, record.loaded.line_of(("claims", i)), f"claims[{i}]"))
+        return out
+
+    def parameters(self) -> list[Located]:
+        return [Located(p, m.path, line, where) for m in self.models for p, line, where in m.parameter_lines()]
+
+    def all_problems(self) -> list[Problem]:
+        return self.problems + [p for r in self.pages for p in r.problems] + \
+            [p for m in self.models for p in m.problems]
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The desk folder: `start` itself or its nearest parent that holds kb/."""
+    here = Path(start or os.getcwd()).resolve()
+    if here.is_file():
+        here = here.parent
+    for candidate in (here, *here.parents):
+        if (candidate / "kb").is_dir():
+            return candidate
+    raise DeskError(f"no desk found: {here} and its parents hold no kb/ folder "
+                    "(run claimdesk inside a desk, or pass the desk's folder)")
+
+
+def content_hash(raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, Problem(rel, 0, "", f"file is {size} bytes; at most {MAX_FILE_BYTES} are read")
+        return path.read_bytes(), None
+    except OSError as exc:
+        return None, Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}")
+
+
+def page_paths(root: Path) -> list[str]:
+    """Desk-relative paths of every Markdown page under kb/, sorted; hidden files skipped,
+    links that lead outside kb/ ignored."""
+    kb = (root / "kb").resolve()
+    found = []
+    for folder, dirs, files in os.walk(kb):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.endswith(".md") and not name.startswith("."):
+                full = Path(folder) / name
+                try:
+                    full.resolve().relative_to(kb)
+                except ValueError:
+                    continue
+                found.append(full.relative_to(root.resolve()).as_posix())
+    return sorted(found)
+
+
+def load_page(rel: str, raw: bytes, mtime: float = 0.0) -> PageRecord:
+    """Parse and validate one page's front-matter."""
+    record = PageRecord(rel, content_hash(raw), mtime)
+    text, problem = decode(raw, rel)
+    if problem or text is None:
+        record.problems.append(problem or Problem(rel, 0, "", "unreadable"))
+        return record
+    loaded, record.body_line = load_front_matter(text, rel)
+    record.loaded = loaded
+    if loaded is None:
+        record.problems.append(Problem(rel, 1, "", "no front-matter: a plain prose page with no claims",
+                                       "warning"))
+        return record
+    record.problems.extend(loaded.problems)
+    if loaded.fatal:
+        return record
+    # Validate the page's own fields and each claim on its own, so that one bad claim neither
+    # hides the others' mistakes nor keeps the good ones out of desk-wide rules and checks.
+    data = loaded.data
+    raw_claims = data.get("claims")
+    header = dict(data, claims=[]) if isinstance(raw_claims, list) else data
+    record.page, problems = validate(Page, header, loaded, rel)
+    if isinstance(raw_claims, list):
+        for i, raw in enumerate(raw_claims):
+            claim, claim_problems = validate(Claim, raw, loaded, rel, ("claims", i))
+            problems += claim_problems
+            if claim is not None and not any(p.field.startswith(f"claims[{i}]") for p in loaded.problems):
+                record.claims.append((i, claim))
+    record.problems.extend(p for p in problems if not loaded.covers(p))
+    return record
+
+
+def load_pages(root: Path) -> list[PageRecord]:
+    records = []
+    for rel in page_paths(root):
+        full = root / rel
+        raw, problem = _read(full, rel)
+        if raw is None:
+            record = PageRecord(rel, "", 0.0)
+            record.problems.append(problem or Problem(rel, 0, "", "unreadable"))
+            records.append(record)
+            continue
+        records.append(load_page(rel, raw, full.stat().st_mtime))
+    return records
+
+
+def load_data_file(root: Path, rel: str, required: bool) -> tuple[Loaded | None, list[Problem], str]:
+    """Parse a YAML file under data/ that must hold a mapping. (loaded, problems, hash)"""
+    full = root / rel
+    if not full.exists():
+        if required:
+            return None, [Problem(rel, 0, "", "missing: the desk needs this file")], ""
+        return None, [], ""
+    raw, problem = _read(full, rel)
+    if raw is None:
+        return None, [problem] if problem else [], ""
+    text, problem = decode(raw, rel)
+    if text is None:
+        return None, [problem] if problem else [], content_hash(raw)
+    loaded = parse_yaml(text, rel, 1)
+    if not loaded.fatal:
+        require_mapping(loaded, rel, 1, "the file")
+    return (None if loaded.fatal else loaded), list(loaded.problems), content_hash(raw)
+
+
+def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Problem]]:
+    loaded, problems, _ = load_data_file(root, SOURCES_FILE, required=True)
+    sources: dict[str, Source] = {}
+    lines: dict[str, int] = {}
+    if loaded is None:
+        return sources, lines, problems
+    for key, entry in loaded.data.items():
+        lines[key] = loaded.line_of((key,))
+        _, id_problems = validate(SourceKey, {"id": key}, loaded, SOURCES_FILE, ())
+        for p in id_problems:
+            problems.append(Problem(SOURCES_FILE, lines[key], key, p.message))
+        source, entry_problems = validate(Source, entry, loaded, SOURCES_FILE, (key,))
+        problems.extend(p for p in entry_problems if not loaded.covers(p))
+        if source is not None and not id_problems:
+            sources[key] = source
+    return sources, lines, problems
+
+
+def load_models(root: Path) -> list[ModelRecord]:
+    folder = root / MODELS_DIR
+    records = []
+    if not folder.is_dir():
+        return records
+    for full in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):
+        rel = full.relative_to(root).as_posix()
+        loaded, problems, digest = load_data_file(root, rel, required=True)
+        model = None
+        if loaded is not None:
+            model, more = validate(ModelFile, loaded.data, loaded, rel)
+            problems = problems + [p for p in more if not loaded.covers(p)]
+            if loaded.problems:
+                model = None
+        records.append(ModelRecord(rel, digest, model, loaded or Loaded(), problems))
+    return records
+
+
+def load_settings(root: Path) -> tuple[DeskSettings, list[Problem]]:
+    loaded, problems, _ = load_data_file(root, SETTINGS_FILE, required=False)
+    if loaded is None:
+        return DeskSettings(), problems
+    settings, more = validate(DeskSettings, loaded.data, loaded, SETTINGS_FILE)
+    return settings or DeskSettings(), problems + [p for p in more if not loaded.covers(p)]
+
+
+def load_desk(root: Path | str | None = None) -> Desk:
+    """Read the whole desk. Raises DeskError only when `root` is not a desk at all."""
+    root = find_root(root)
+    settings, problems = load_settings(root)
+    sources, source_lines, source_problems = load_sources(root)
+    return Desk(root, settings, load_pages(root), sources, source_lines, load_models(root),
+                problems + source_problems)

@@ -1,0 +1,45 @@
+"""What a check run produces: one `Result` per claim, gathered in a `CheckRun`.
+
+These plain records are the boundary between the checker and everything downstream (the store,
+the report, the site): downstream code reads them and never re-checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .schema import STATUSES
+
+SEVERITY = {status: rank for rank, status in enumerate(STATUSES)}  # 0 is the most severe
+
+
+@dataclass(frozen=True)
+class Result:
+    claim_id: str
+    path: str  # desk-relative file the claim is written in
+    line: int
+    status: str  # one of schema.STATUSES
+    reason: str  # why, in words: the deciding finding first
+    also: tuple[str, ...] = ()  # the other findings, each "status: reason"
+    stated: str | None = None  # the value as written, with its unit: "~2.19 USD/Mtok"
+    recomputed: float | None = None  # in the claim's unit
+    unit: str | None = None
+    relative_error: float | None = None  # (recomputed - stated) / stated, for single-number values
+    depends_on: tuple[str, ...] = ()  # claim and parameter ids the check used
+    check: str | None = None  # the expression
+
+
+@dataclass
+class CheckRun:
+    today: dt.date
+    results: list[Result] = field(default_factory=list)
+    model_fingerprint: str = ""
+
+    def counts(self) -> dict[str, int]:
+        tally = Counter(r.status for r in self.results)
+        return {status: tally.get(status, 0) for status in STATUSES}
+
+    def by_id(self) -> dict[str, Result]:
+        return {r.claim_id: r for r in self.results}

@@ -1,0 +1,139 @@
+"""Units: parse the desk's unit strings and convert between them.
+
+A unit is a scale factor to the base units (USD, tok, s) and a dimension: the exponents of
+currency, tokens and time. That is all the checker needs to turn USD/h and tok/s into USD/Mtok
+and to refuse adding dollars to tokens, and it is exact and fast, so no symbolic units library
+is used. The grammar is documented in kb/guide/claim-format.md; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .problems import did_you_mean
+
+Dims = tuple[int, int, int]  # exponents of (currency, tokens, time)
+DIMENSION_NAMES = ("currency", "tokens", "time")
+DIMENSIONLESS: Dims = (0, 0, 0)
+MAX_UNIT_LENGTH = 64
+
+_YEAR = 365.25 * 86400.0
+
+# name -> (factor to base units, dimension)
+BASE_UNITS: dict[str, tuple[float, Dims]] = {
+    "USD": (1.0, (1, 0, 0)),
+    "tok": (1.0, (0, 1, 0)),
+    "s": (1.0, (0, 0, 1)),
+    "min": (60.0, (0, 0, 1)),
+    "h": (3600.0, (0, 0, 1)),
+    "day": (86400.0, (0, 0, 1)),
+    "week": (7 * 86400.0, (0, 0, 1)),
+    "month": (_YEAR / 12, (0, 0, 1)),
+    "year": (_YEAR, (0, 0, 1)),
+    "%": (0.01, DIMENSIONLESS),
+    "pp": (0.01, DIMENSIONLESS),
+    "x": (1.0, DIMENSIONLESS),
+    "count": (1.0, DIMENSIONLESS),
+    "1": (1.0, DIMENSIONLESS),
+}
+ALIASES = {
+    "$": "USD", "token": "tok", "tokens": "tok", "sec": "s", "second": "s", "seconds": "s",
+    "minute": "min", "minutes": "min", "hr": "h", "hour": "h", "hours": "h", "days": "day",
+    "weeks": "week", "months": "month", "mo": "month", "years": "year", "yr": "year",
+    "percent": "%",
+}
+SCALES: dict[str, float] = {"k": 1e3, "M": 1e6, "bn": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "Z": 1e21}
+
+_WORD = re.compile(r"(?P<name>[^\s^*/]+)(?:\^(?P<exp>-?[0-9]))?")
+
+
+class UnitError(ValueError):
+    """A unit string that is not in the desk's unit grammar."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    text: str
+    factor: float  # multiply a value in this unit by factor to get base units
+    dims: Dims
+
+    @property
+    def dimension(self) -> str:
+        return describe_dims(self.dims)
+
+    def to_base(self, value: float) -> float:
+        return value * self.factor
+
+    def from_base(self, value: float) -> float:
+        return value / self.factor
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def describe_dims(dims: Dims) -> str:
+    """(1, -1, 0) -> 'currency/tokens'; (0, 0, 0) -> 'dimensionless'."""
+    top = [name if e == 1 else f"{name}^{e}" for name, e in zip(DIMENSION_NAMES, dims) if e > 0]
+    bottom = [name if e == -1 else f"{name}^{-e}" for name, e in zip(DIMENSION_NAMES, dims) if e < 0]
+    if not top and not bottom:
+        return "dimensionless"
+    return ("*".join(top) or "1") + "".join(f"/{b}" for b in bottom)
+
+
+def _word(word: str, unit_text: str) -> tuple[float, Dims]:
+    match = _WORD.fullmatch(word)
+    if not match:
+        raise UnitError(f"cannot read '{word}' in unit '{unit_text}'")
+    name, exp = match["name"], int(match["exp"] or 1)
+    factor, dims = _lookup(name, unit_text)
+    return factor**exp, (dims[0] * exp, dims[1] * exp, dims[2] * exp)
+
+
+def _lookup(name: str, unit_text: str) -> tuple[float, Dims]:
+    name = ALIASES.get(name, name)
+    if name in BASE_UNITS:
+        return BASE_UNITS[name]
+    if name in SCALES:
+        return SCALES[name], DIMENSIONLESS
+    for scale, factor in SCALES.items():  # a scale glued to a base unit: Mtok, bnUSD
+        rest = ALIASES.get(name[len(scale):], name[len(scale):])
+        if name.startswith(scale) and rest in BASE_UNITS:
+            base_factor, dims = BASE_UNITS[rest]
+            return factor * base_factor, dims
+    known = list(BASE_UNITS) + list(ALIASES) + list(SCALES) + [s + "tok" for s in SCALES]
+    raise UnitError(f"unknown unit '{name}' in '{unit_text}'{did_you_mean(name, known)}; "
+                    "see the unit table in kb/guide/claim-format.md")
+
+
+@lru_cache(maxsize=4096)
+def parse_unit(text: str) -> Unit:
+    """Parse a unit string such as 'USD/Mtok', 'USD bn', 'tok/s', '%'. Raises UnitError."""
+    if not isinstance(text, str) or not text.strip():
+        raise UnitError("a unit is required (e.g. USD, USD bn, tok/s, %, x, count)")
+    if len(text) > MAX_UNIT_LENGTH:
+        raise UnitError(f"unit is longer than {MAX_UNIT_LENGTH} characters")
+    factor, dims = 1.0, [0, 0, 0]
+    parts = re.split(r"([*/])", text)
+    sign = 1
+    for part in parts:
+        if part in ("*", "/"):
+            sign = -1 if part == "/" else 1
+            continue
+        words = part.split()
+        if not words:
+            raise UnitError(f"'{text}' has an operator with nothing beside it")
+        for word in words:
+            word_factor, word_dims = _word(word, text)
+            factor *= word_factor**sign
+            for i in range(3):
+                dims[i] += word_dims[i] * sign
+    return Unit(text, factor, (dims[0], dims[1], dims[2]))
+
+
+def convert(value: float, source: Unit, target: Unit) -> float:
+    """Convert a value between units of the same dimension. Raises UnitError otherwise."""
+    if source.dims != target.dims:
+        raise UnitError(f"cannot convert {source} ({source.dimension}) to {target} ({target.dimension})")
+    return value * source.factor / target.factor
