@@ -100,3 +100,13 @@ def schema(what: str) -> None:
         document = model.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _register_extra_commands() -> None:
+    """Commands that live in their own modules (one concern per module)."""
+    from . import cli_store
+
+    cli_store.register(main)
+
+
+_register_extra_commands()

@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 from .frontmatter import Loaded, decode, load_front_matter, parse_yaml, require_mapping
 from .problems import DeskError, Problem
@@ -175,7 +175,14 @@ def load_page(rel: str, raw: bytes, mtime: float = 0.0) -> PageRecord:
     return record
 
 
-def load_pages(root: Path) -> list[PageRecord]:
+class PageCache(Protocol):
+    """Gives back an already-read page when its content is unchanged (the store implements it)."""
+
+    def lookup(self, path: str, content_hash: str) -> PageRecord | None: ...
+
+
+def load_pages(root: Path, cache: PageCache | None = None) -> list[PageRecord]:
+    """Read every page; with a cache, pages whose content hash is known are not parsed again."""
     records = []
     for rel in page_paths(root):
         full = root / rel
@@ -185,6 +192,11 @@ def load_pages(root: Path) -> list[PageRecord]:
             record.problems.append(problem or Problem(rel, 0, "", "unreadable"))
             records.append(record)
             continue
+        if cache is not None:
+            known = cache.lookup(rel, content_hash(raw))
+            if known is not None:
+                records.append(known)
+                continue
         records.append(load_page(rel, raw, full.stat().st_mtime))
     return records
 
@@ -252,10 +264,10 @@ def load_settings(root: Path) -> tuple[DeskSettings, list[Problem]]:
     return settings or DeskSettings(), problems + [p for p in more if not loaded.covers(p)]
 
 
-def load_desk(root: Path | str | None = None) -> Desk:
+def load_desk(root: Path | str | None = None, cache: PageCache | None = None) -> Desk:
     """Read the whole desk. Raises DeskError only when `root` is not a desk at all."""
     root = find_root(root)
     settings, problems = load_settings(root)
     sources, source_lines, source_problems = load_sources(root)
-    return Desk(root, settings, load_pages(root), sources, source_lines, load_models(root),
+    return Desk(root, settings, load_pages(root, cache), sources, source_lines, load_models(root),
                 problems + source_problems)
