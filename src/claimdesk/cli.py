@@ -7,6 +7,7 @@ errors (`DeskError`) become a clean message and exit code 2; problems in the des
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import sys
@@ -100,6 +101,113 @@ def schema(what: str) -> None:
         document = model.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date written YYYY-MM-DD") from None
+
+
+TODAY_OPTION = click.option("--today", metavar="YYYY-MM-DD",
+                            help="Judge freshness and due forecasts as of this date (default: today).")
+
+
+def _statuses(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    from .schema import STATUSES
+
+    wanted = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in wanted if v not in STATUSES]
+    if unknown:
+        raise click.BadParameter(f"unknown status {', '.join(unknown)}; use {', '.join(STATUSES)}")
+    return wanted
+
+
+@main.command()
+@DESK_ARG
+@click.option("--status", "status_filter", metavar="LIST",
+              help="Show only these statuses, comma-separated: error,mismatch,conflict,stale,due,ok,unchecked.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on", metavar="LIST", help="Statuses that make the exit code 1 "
+                                                "(default: data/desk.yaml's fail_on, else mismatch,conflict,error).")
+@TODAY_OPTION
+@clean_errors
+def check(path: Path | None, status_filter: str | None, output: str, fail_on: str | None, today: str | None) -> None:
+    """Recompute every quantitative claim and give each claim a status with its reason.
+
+    Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. The desk
+    must validate first: with format errors, the errors are printed and nothing is checked.
+    Exits 1 when a claim has a status in --fail-on, 0 otherwise.
+
+    Example: claimdesk check --status mismatch,conflict,stale
+    """
+    from .check import check_desk
+    from .kb import load_desk
+    from .render import results_json, results_table
+    from .validate import validate_desk
+
+    desk = load_desk(path)
+    errors = [p for p in validate_desk(desk) if p.severity == "error"]
+    if errors:
+        for problem in errors:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(errors)} format errors: fix them (claimdesk validate) before checking", err=True)
+        sys.exit(1)
+    run = check_desk(desk, _today(today))
+    shown = _statuses(status_filter)
+    results = [r for r in run.results if shown is None or r.status in shown]
+    click.echo(results_json(run, results) if output == "json" else results_table(run, results))
+    failing = _statuses(fail_on) or list(desk.settings.fail_on)
+    sys.exit(1 if any(r.status in failing for r in run.results) else 0)
+
+
+@main.command()
+@click.argument("claim_id")
+@click.option("--desk", "path", type=click.Path(path_type=Path), help="The desk's folder (default: here).")
+@TODAY_OPTION
+@clean_errors
+def explain(claim_id: str, path: Path | None, today: str | None) -> None:
+    """Show how a claim is checked, step by step.
+
+    The expression, every input with its value, unit and source, the substituted arithmetic,
+    the conversion into the claim's unit, the tolerance and the verdict.
+
+    Example: claimdesk explain batch40_cost_per_mtok
+    """
+    from .explain import explain as explain_claim
+    from .kb import load_desk
+    from .render import explanation_text
+
+    click.echo(explanation_text(explain_claim(load_desk(path), claim_id, _today(today))))
+
+
+@main.command()
+@DESK_ARG
+@clean_errors
+def model(path: Path | None) -> None:
+    """Show the shared model: parameters, equations, tables, break-even points and sensitivities.
+
+    Sensitivity is d log(quantity) / d log(parameter) at the model's values: the % change in the
+    quantity for a 1% change in the parameter.
+
+    Example: claimdesk model
+    """
+    from .kb import load_desk
+    from .model import build_model
+    from .render import model_text
+
+    desk = load_desk(path)
+    built = build_model(desk)
+    click.echo(model_text(built))
+    if built.problems:
+        for problem in built.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
 
 
 def _register_extra_commands() -> None:

@@ -258,6 +258,15 @@ class Quantity(Strict):
         return self
 
 
+class ModelTable(Strict):
+    """A table `claimdesk model` prints: quantities as one parameter varies."""
+
+    title: Text
+    vary: Id
+    values: Annotated[list[Number], Field(min_length=1, max_length=50)]
+    show: Annotated[list[Id], Field(min_length=1, max_length=12)]
+
+
 class ModelFile(Strict):
     """A file under data/models/."""
 
@@ -265,6 +274,7 @@ class ModelFile(Strict):
     summary: Text | None = None
     parameters: Annotated[list[Parameter], Field(min_length=1)]
     quantities: list[Quantity] = []
+    tables: list[ModelTable] = []
 
 
 class DeskSettings(Strict):

@@ -21,6 +21,7 @@ def validate_desk(desk: Desk) -> list[Problem]:
     problems += _source_references(desk)
     problems += _given_names(desk)
     problems += _metric_dimensions(desk)
+    problems += _expressions(desk)
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.field, p.message))
 
 
@@ -93,4 +94,20 @@ def _metric_dimensions(desk: Desk) -> list[Problem]:
                     other.path, other.line, f"{other.field}.unit",
                     f"metric '{metric}' is {first_unit.dimension} ({first_unit} at {first.path}:{first.line}) "
                     f"but this claim states it in {unit} ({unit.dimension})"))
+    return problems
+
+
+def _expressions(desk: Desk) -> list[Problem]:
+    """Checks that cannot even be read, and the model's own problems. Whether a readable check
+    computes is the checker's finding (status `error`), not a format problem."""
+    from .expr import ExprError, parse
+    from .model import build_model
+
+    problems = list(build_model(desk).problems)
+    for located in desk.claims():
+        if located.claim.check:
+            try:
+                parse(located.claim.check)
+            except ExprError as exc:
+                problems.append(Problem(located.path, located.line, f"{located.field}.check", str(exc)))
     return problems

@@ -1,0 +1,419 @@
+"""The checker: recompute every quantitative claim and give each claim one status with reasons.
+
+Statuses, most severe first: error > mismatch > conflict > stale > due > ok > unchecked. Every
+finding that applies to a claim is kept; the most severe becomes its status and the others are
+listed in `Result.also`.
+
+Speed: a check expression is parsed and compiled (sympy -> lambdify) once per *shape* — the
+expression with claim ids replaced by placeholders — so a thousand claims checked by
+`a_1 + b_1`, `a_2 + b_2`, ... share one compiled function; each claim then costs a tuple of
+floats and one call. Model quantities are expanded into parameter expressions by model.py, so
+`given:` overrides are just different numbers for the same compiled function.
+
+This module reads a `Desk` and produces a `CheckRun`; it writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sympy
+
+from .expr import ExprError, Node, Ref, dims_of, parse, refs, render, to_sympy
+from .freshness import Threshold
+from .kb import Desk, Located
+from .model import Condition, Model, build_model, compile_expression, evaluate
+from .problems import did_you_mean
+from .results import SEVERITY, CheckRun, Result
+from .schema import Claim
+from .units import Unit, describe_dims, parse_unit
+
+
+@dataclass
+class Compiled:
+    """One check expression, resolved against the desk and compiled."""
+
+    node: Node
+    function: tuple[Callable[..., float], list[str]]  # over parameter names and claim placeholders
+    claim_refs: dict[str, Ref]  # placeholder symbol name -> the claim part it stands for
+    conditions: list[Condition]
+    dims: tuple[int, int, int]
+    model_names: list[str]  # parameters and quantities the expression names
+    parameters_used: set[str]  # every parameter the value depends on (through quantities too)
+
+
+@dataclass
+class Finding:
+    status: str
+    reason: str
+
+
+@dataclass
+class _ClaimState:
+    located: Located
+    findings: list[Finding] = field(default_factory=list)
+    recomputed: float | None = None
+    relative_error: float | None = None
+    depends_on: tuple[str, ...] = ()
+
+
+class Checker:
+    """Checks a desk. Build once, then `run()`; `explain()` reuses the same compiled pieces."""
+
+    def __init__(self, desk: Desk, today: dt.date | None = None, model: Model | None = None):
+        self.desk = desk
+        self.today = today or dt.date.today()
+        self.model = model or build_model(desk)
+        self.claims: dict[str, Located] = {}
+        for located in desk.parameters() + desk.claims():
+            self.claims.setdefault(located.claim.id, located)
+        self.parameter_ids = {p.claim.id for p in desk.parameters()}
+        self._shapes: dict[str, Compiled] = {}
+        self._condition_functions: dict[int, tuple] = {}
+
+    # -- compiling -------------------------------------------------------------------------
+    def compile(self, claim: Claim) -> tuple[Compiled, dict[str, str]]:
+        """Resolve and compile a claim's check. Returns the compiled shape and the mapping of
+        placeholder -> claim id for this claim. Raises ExprError."""
+        assert claim.check is not None
+        node = parse(claim.check)
+        claim_refs: dict[str, Ref] = {}
+        placeholders: dict[str, str] = {}
+        for ref in refs(node):
+            self._validate_ref(ref, claim)
+            if ref.name not in self.model.parameters and ref.name not in self.model.quantities:
+                if ref.key not in placeholders.values():
+                    symbol = f"_c{len(claim_refs)}"
+                    placeholders[symbol] = ref.key
+                    claim_refs[symbol] = ref
+        key = _shape(node, {ref_key: symbol for symbol, ref_key in placeholders.items()})
+        if key not in self._shapes:
+            self._shapes[key] = self._compile_shape(node, placeholders)
+        compiled = self._shapes[key]
+        # The shape is shared; the dimension depends on which claims fill its placeholders.
+        by_key = {ref.key: ref for ref in refs(node)}
+        dims = dims_of(node, lambda r: self._dims(by_key[r.key]))
+        return Compiled(node, compiled.function, {s: by_key[k] for s, k in placeholders.items()},
+                        compiled.conditions, dims, compiled.model_names, compiled.parameters_used), placeholders
+
+    def _compile_shape(self, node: Node, placeholders: dict[str, str]) -> Compiled:
+        symbol_of_key = {ref_key: symbol for symbol, ref_key in placeholders.items()}
+        conditions: list[Condition] = []
+        model_names = []
+        for ref in refs(node):
+            if ref.name in self.model.quantities:
+                model_names.append(ref.name)
+                conditions += [c for c in self.model.quantities[ref.name].conditions if c not in conditions]
+            elif ref.name in self.model.parameters:
+                model_names.append(ref.name)
+
+        def symbol(ref: Ref) -> sympy.Expr:
+            if ref.key in symbol_of_key:
+                return sympy.Symbol(symbol_of_key[ref.key])
+            return self.model.expression(ref.name)
+
+        expression = to_sympy(node, symbol)
+        if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise ExprError("division by zero")
+        function = compile_expression(expression)
+        parameters_used = {name for name in function[1] if name in self.model.parameters}
+        for condition in conditions:
+            parameters_used |= {s.name for s in condition.left.free_symbols | condition.right.free_symbols}
+        return Compiled(node, function, {}, conditions, (0, 0, 0), model_names, parameters_used)
+
+    def _validate_ref(self, ref: Ref, claim: Claim) -> None:
+        name = ref.name
+        if name in self.model.parameters or name in self.model.quantities:
+            if ref.part:
+                raise ExprError(f"{ref.part}() reads a claim's range or bound; '{name}' is a model "
+                                f"{'parameter' if name in self.model.parameters else 'quantity'}")
+            return
+        if name not in self.claims:
+            known = list(self.claims) + self.model.names()
+            raise ExprError(f"unknown name '{name}'{did_you_mean(name, known)}; a check names model "
+                            "parameters and quantities (claimdesk model) and claim ids")
+        if name == claim.id:
+            raise ExprError(f"the check names its own claim '{name}'")
+        other = self.claims[name].claim
+        if other.value is None:
+            raise ExprError(f"'{name}' is a qualitative claim; it has no value to compute with")
+        if ref.part is None and other.value.kind in ("range", "bound"):
+            raise ExprError(f"'{name}' is a {other.value.kind} ({other.value.written}); write low({name}), "
+                            f"high({name}) or mid({name})")
+        if ref.part == "mid" and other.value.kind == "bound":
+            raise ExprError(f"'{name}' is a one-sided bound ({other.value.written}); it has no mid()")
+        if ref.part == "low" and other.value.kind == "bound" and other.value.low is None:
+            raise ExprError(f"'{name}' ({other.value.written}) has no lower end")
+        if ref.part == "high" and other.value.kind == "bound" and other.value.high is None:
+            raise ExprError(f"'{name}' ({other.value.written}) has no upper end")
+
+    def _dims(self, ref: Ref) -> tuple[int, int, int]:
+        if ref.name in self.model.parameters or ref.name in self.model.quantities:
+            return self.model.dims(ref.name)
+        return parse_unit(self.claims[ref.name].claim.unit or "").dims
+
+    def claim_value(self, ref: Ref) -> float:
+        """A claim's stated value, in base units."""
+        claim = self.claims[ref.name].claim
+        assert claim.value is not None
+        value = claim.value
+        number = {None: lambda: value.number, "low": lambda: value.low, "high": lambda: value.high,
+                  "mid": value.midpoint}[ref.part]()
+        assert number is not None
+        return parse_unit(claim.unit or "").to_base(number)
+
+    # -- evaluating ------------------------------------------------------------------------
+    def recompute(self, claim: Claim, compiled: Compiled, values: dict[str, float]) -> float:
+        """The check's value in the claim's unit. Raises ExprError."""
+        unit = parse_unit(claim.unit or "")
+        if compiled.dims != unit.dims:
+            raise ExprError(f"the check gives {describe_dims(compiled.dims)} but the claim is stated in "
+                            f"{unit} ({unit.dimension})")
+        for condition in compiled.conditions:
+            self._check_condition(condition, values)
+        for symbol, ref in compiled.claim_refs.items():
+            values[symbol] = self.claim_value(ref)
+        return unit.from_base(evaluate(compiled.function, values))
+
+    def _check_condition(self, condition: Condition, values: dict[str, float]) -> None:
+        functions = self._condition_functions.get(id(condition))
+        if functions is None:
+            functions = (compile_expression(condition.left), compile_expression(condition.right))
+            self._condition_functions[id(condition)] = functions
+        left, right = evaluate(functions[0], values), evaluate(functions[1], values)
+        holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[condition.op]
+        if not holds:
+            shown = f"{condition.unit.from_base(left):.4g} {condition.unit}" if condition.unit else f"{left:.4g}"
+            raise ExprError(f"{condition.quantity} is defined only while {condition.text}, but "
+                            f"{render(condition.left_node)} = {shown}")
+
+    def values_for(self, claim: Claim) -> dict[str, float]:
+        return self.model.base_values(claim.given)
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> CheckRun:
+        states = {located.claim.id: _ClaimState(located) for located in self.claims.values()}
+        dependencies: dict[str, set[str]] = defaultdict(set)
+        base_values = self.model.base_values()
+        for claim_id, state in states.items():
+            claim = state.located.claim
+            if not claim.check:
+                continue
+            try:
+                compiled, placeholders = self.compile(claim)
+            except ExprError as exc:
+                state.findings.append(Finding("error", f"check '{claim.check}': {exc}"))
+                continue
+            depends = set(compiled.parameters_used) | {compiled.claim_refs[s].name for s in placeholders}
+            dependencies[claim_id] = depends
+            state.depends_on = tuple(sorted(depends))
+            values = dict(base_values) if not claim.given else self.values_for(claim)
+            try:
+                recomputed = self.recompute(claim, compiled, values)
+            except ExprError as exc:
+                state.findings.append(Finding("error", f"check '{claim.check}': {exc}"))
+                continue
+            state.recomputed = recomputed
+            state.findings.append(self._compare(claim, recomputed, state))
+        self._cycles(states, dependencies)
+        self._freshness(states, dependencies)
+        self._conflicts(states)
+        run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
+        run.results = [self._result(state) for state in states.values()]
+        return run
+
+    def _compare(self, claim: Claim, recomputed: float, state: _ClaimState) -> Finding:
+        assert claim.value is not None
+        stated = f"{claim.value.written} {claim.unit}"
+        shown = f"{_fmt(recomputed)} {claim.unit}"
+        if claim.value.kind in ("exact", "approx") and claim.value.number != 0:
+            state.relative_error = (recomputed - claim.value.number) / abs(claim.value.number)
+        tolerance = claim.tolerance
+        band = _band(claim)
+        if claim.value.admits(recomputed, tolerance):
+            return Finding("ok", f"recomputed {shown} agrees with the stated {stated}{band}")
+        off = f" ({state.relative_error:+.1%})" if state.relative_error is not None else ""
+        return Finding("mismatch", f"stated {stated} but recomputed {shown}{off}{band}")
+
+    def _cycles(self, states: dict[str, _ClaimState], dependencies: dict[str, set[str]]) -> None:
+        claim_graph = {c: {d for d in deps if d in states and d not in self.parameter_ids}
+                       for c, deps in dependencies.items()}
+        for cycle in _find_cycles(claim_graph):
+            text = " -> ".join(cycle + [cycle[0]])
+            for claim_id in cycle:
+                states[claim_id].findings.append(Finding("error", f"checks refer to each other in a cycle: {text}"))
+
+    def _freshness(self, states: dict[str, _ClaimState], dependencies: dict[str, set[str]]) -> None:
+        own: dict[str, str] = {}
+        default = self.desk.settings.stale_after
+        for claim_id, state in states.items():
+            claim = state.located.claim
+            threshold = claim.stale_after if claim.stale_after is not None else default
+            if isinstance(threshold, Threshold) and threshold.is_stale(claim.as_of, self.today):
+                own[claim_id] = (f"as_of {claim.as_of} is older than {threshold} "
+                                 f"(stale since {threshold.expires(claim.as_of).isoformat()})")
+            elif claim.review_by and claim.review_by < self.today:
+                own[claim_id] = f"review_by {claim.review_by.isoformat()} has passed"
+            if claim_id in own:
+                state.findings.append(Finding("stale", own[claim_id]))
+            if claim.resolves and claim.resolves <= self.today:
+                state.findings.append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
+                                                     "judge it against what happened"))
+        for claim_id, state in states.items():
+            stale_inputs = sorted(d for d in _reachable(claim_id, dependencies) if d in own and d != claim_id)
+            if stale_inputs:
+                shown = ", ".join(stale_inputs[:5]) + (f" and {len(stale_inputs) - 5} more"
+                                                       if len(stale_inputs) > 5 else "")
+                state.findings.append(Finding("stale", f"depends on stale {shown}"))
+
+    def _conflicts(self, states: dict[str, _ClaimState]) -> None:
+        by_metric: dict[str, list[Claim]] = defaultdict(list)
+        for state in states.values():
+            claim = state.located.claim
+            if claim.metric and claim.value is not None:
+                by_metric[claim.metric].append(claim)
+        for claims in by_metric.values():
+            if len(claims) < 2:
+                continue
+            for i, first in enumerate(claims):
+                for second in claims[i + 1:]:
+                    if bool(first.resolves) != bool(second.resolves) or not first.as_of.overlaps(second.as_of):
+                        continue
+                    if not _agree(first, second):
+                        for this, other in ((first, second), (second, first)):
+                            states[this.id].findings.append(Finding(
+                                "conflict", f"{other.id} ({self.claims[other.id].path}) states {other.metric} as "
+                                            f"{other.value.written if other.value else ''} {other.unit} for "
+                                            f"{other.as_of}, this claim {this.value.written if this.value else ''} "
+                                            f"{this.unit} for {this.as_of}"))
+
+    def _result(self, state: _ClaimState) -> Result:
+        located, claim = state.located, state.located.claim
+        findings = sorted(state.findings, key=lambda f: SEVERITY[f.status])
+        if not findings:
+            reason = "model parameter (an input)" if claim.id in self.parameter_ids else \
+                "no check" if claim.value is not None else "qualitative claim"
+            findings = [Finding("unchecked", reason)]
+        top = findings[0]
+        also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
+        return Result(claim.id, located.path, located.line, top.status, top.reason, also,
+                      f"{claim.value.written} {claim.unit}" if claim.value is not None else None,
+                      state.recomputed, claim.unit, state.relative_error, state.depends_on, claim.check)
+
+
+def _band(claim: Claim) -> str:
+    assert claim.value is not None
+    if claim.tolerance:
+        return f", tolerance {claim.tolerance.written}"
+    if claim.value.kind == "approx":
+        return f", ±{_fmt(claim.value.band)} as written"
+    return ""
+
+
+def _agree(first: Claim, second: Claim) -> bool:
+    """Do two values of one metric admit a common figure (in base units, with tolerances)?"""
+    assert first.value is not None and second.value is not None
+    low_a, high_a = first.value.interval(first.tolerance)
+    low_b, high_b = second.value.interval(second.tolerance)
+    unit_a, unit_b = parse_unit(first.unit or ""), parse_unit(second.unit or "")
+    low_a, high_a = low_a * unit_a.factor, high_a * unit_a.factor
+    low_b, high_b = low_b * unit_b.factor, high_b * unit_b.factor
+    if first.value.kind == "bound" and first.value.op in (">", "<") or \
+            second.value.kind == "bound" and second.value.op in (">", "<"):
+        return max(low_a, low_b) < min(high_a, high_b) or math.isinf(max(low_a, low_b))
+    return max(low_a, low_b) <= min(high_a, high_b)
+
+
+def _fmt(number: float) -> str:
+    if number == 0:
+        return "0"
+    if abs(number) >= 1e6 or abs(number) < 1e-3:
+        return f"{number:.4g}"
+    return f"{number:.4f}".rstrip("0").rstrip(".") if abs(number) < 100 else f"{number:,.2f}".rstrip("0").rstrip(".")
+
+
+def _shape(node: Node, symbols: dict[str, str]) -> str:
+    """The expression with claim references replaced by placeholders: the compile cache key."""
+    from .expr import BinOp, Call, Neg, Num
+
+    if isinstance(node, Num):
+        return node.text
+    if isinstance(node, Ref):
+        return symbols.get(node.key, node.key)
+    if isinstance(node, Neg):
+        return f"(-{_shape(node.operand, symbols)})"
+    if isinstance(node, BinOp):
+        return f"({_shape(node.left, symbols)}{node.op}{_shape(node.right, symbols)})"
+    assert isinstance(node, Call)
+    return f"{node.name}({','.join(_shape(a, symbols) for a in node.args)})"
+
+
+def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(graph.get(start, ()))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.get(node, ()))
+    return seen
+
+
+def _find_cycles(graph: dict[str, set[str]]) -> Iterable[list[str]]:
+    """Each elementary cycle once (as strongly connected components of size > 1, or a self-loop)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph.get(root, ()))))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    components.append(sorted(component))
+    return components
+
+
+def check_desk(desk: Desk, today: dt.date | None = None) -> CheckRun:
+    """Check every claim of the desk as of `today` (default: the real today)."""
+    return Checker(desk, today).run()
+
+
+__all__ = ["Checker", "check_desk", "Unit"]

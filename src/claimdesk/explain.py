@@ -1,0 +1,150 @@
+"""One claim's computation, step by step: what `claimdesk explain` shows.
+
+It reuses the checker's compiled pieces and verdict, so an explanation can never disagree with
+`claimdesk check`. It returns plain data (`Explanation`); the CLI formats it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .check import Checker, _fmt
+from .expr import BinOp, Call, ExprError, Neg, Node, Num, Ref, refs
+from .kb import Desk
+from .problems import DeskError, did_you_mean
+from .results import Result
+from .units import parse_unit
+
+
+@dataclass
+class Input:
+    name: str  # as written in the expression: batch, low(copilot_session_cost)
+    kind: str  # parameter, quantity, claim
+    value: float | None  # in `unit`
+    unit: str
+    where: str  # "data/models/token_cost.yaml:12" or "kb/page.md:30"
+    sources: list[str] = field(default_factory=list)
+    detail: str = ""  # a quantity's definition; "given" when overridden
+
+
+@dataclass
+class Explanation:
+    claim_id: str
+    text: str
+    where: str
+    stated: str | None
+    as_of: str
+    check: str | None
+    given: dict[str, float]
+    inputs: list[Input]
+    substituted: str | None
+    base_value: str | None  # the raw result with its dimension, before conversion
+    converted: str | None  # the result in the claim's unit
+    tolerance: str | None
+    result: Result
+    error: str | None = None
+
+
+def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanation:
+    """Explain one claim. Raises DeskError when the id is unknown."""
+    checker = Checker(desk, today)
+    if claim_id not in checker.claims:
+        raise DeskError(f"no claim or parameter '{claim_id}'{did_you_mean(claim_id, checker.claims)}")
+    located = checker.claims[claim_id]
+    claim = located.claim
+    run = checker.run()
+    result = run.by_id()[claim_id]
+    explanation = Explanation(
+        claim.id, claim.text, f"{located.path}:{located.line}",
+        f"{claim.value.written} {claim.unit}" if claim.value is not None else None, str(claim.as_of),
+        claim.check, dict(claim.given or {}), [], None, None, None, _tolerance(checker, claim_id), result)
+    if not claim.check:
+        return explanation
+    try:
+        compiled, _ = checker.compile(claim)
+    except ExprError as exc:
+        explanation.error = str(exc)
+        return explanation
+    values = checker.values_for(claim)
+    shown: dict[str, str] = {}
+    for ref in _unique(refs(compiled.node)):
+        item = _input(checker, ref, claim.given or {})
+        explanation.inputs.append(item)
+        shown[ref.key] = f"{_fmt(item.value)} {item.unit}" if item.value is not None else ref.key
+    explanation.substituted = _substitute(compiled.node, shown)
+    try:
+        recomputed = checker.recompute(claim, compiled, dict(values))
+    except ExprError as exc:
+        explanation.error = str(exc)
+        return explanation
+    unit = parse_unit(claim.unit or "")
+    explanation.base_value = f"{_fmt(unit.to_base(recomputed))} in base units ({unit.dimension}: USD, tok, s)"
+    explanation.converted = f"{_fmt(recomputed)} {unit}" + (f" (÷ {unit.factor:g})" if unit.factor != 1 else "")
+    return explanation
+
+
+def _unique(items: list[Ref]) -> list[Ref]:
+    seen: dict[str, Ref] = {}
+    for ref in items:
+        seen.setdefault(ref.key, ref)
+    return list(seen.values())
+
+
+def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
+    model = checker.model
+    if ref.name in model.parameters:
+        info = model.parameters[ref.name]
+        value = given.get(ref.name, info.parameter.value.number)
+        return Input(ref.key, "parameter", value, str(info.unit), f"{info.path}:{info.line}",
+                     list(info.parameter.sources), "given for this check" if ref.name in given else "")
+    if ref.name in model.quantities:
+        info_q = model.quantities[ref.name]
+        try:
+            value_q: float | None = model.evaluate(ref.name, given)
+            detail = f"= {info_q.definition}"
+        except ExprError as exc:
+            value_q, detail = None, f"= {info_q.definition}; {exc}"
+        used = sorted(s.name for s in info_q.expr.free_symbols)
+        detail += f" (from {', '.join(used)})"
+        return Input(ref.key, "quantity", value_q, str(info_q.unit), f"{info_q.path}:{info_q.line}", [], detail)
+    located = checker.claims[ref.name]
+    claim = located.claim
+    assert claim.value is not None
+    value = {None: lambda: claim.value.number, "low": lambda: claim.value.low,  # type: ignore[union-attr]
+             "high": lambda: claim.value.high, "mid": claim.value.midpoint}[ref.part]()  # type: ignore[union-attr]
+    return Input(ref.key, "claim", value, claim.unit or "", f"{located.path}:{located.line}", list(claim.sources),
+                 f"stated {claim.value.written} {claim.unit}, as of {claim.as_of}")
+
+
+def _substitute(node: Node, shown: dict[str, str]) -> str:
+    if isinstance(node, Num):
+        return node.text
+    if isinstance(node, Ref):
+        return f"({shown[node.key]})"
+    if isinstance(node, Neg):
+        return f"-{_substitute(node.operand, shown)}"
+    if isinstance(node, BinOp):
+        def side(child: Node) -> str:
+            text = _substitute(child, shown)
+            return f"({text})" if isinstance(child, BinOp) else text
+        return f"{side(node.left)} {node.op} {side(node.right)}"
+    assert isinstance(node, Call)
+    return f"{node.name}({', '.join(_substitute(a, shown) for a in node.args)})"
+
+
+def _tolerance(checker: Checker, claim_id: str) -> str | None:
+    claim = checker.claims[claim_id].claim
+    if claim.value is None:
+        return None
+    if claim.tolerance:
+        kind = "relative" if claim.tolerance.relative else f"absolute, in {claim.unit}"
+        return f"tolerance {claim.tolerance.written} ({kind})"
+    value = claim.value
+    if value.kind == "approx":
+        return f"approximate as written: ±{_fmt(value.band)} {claim.unit} (half the last digit of {value.written})"
+    if value.kind == "range":
+        return f"the range {value.written} {claim.unit}, inclusive"
+    if value.kind == "bound":
+        return f"the bound {value.written} {claim.unit}"
+    return "exact (up to float noise, relative 1e-9)"

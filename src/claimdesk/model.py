@@ -1,0 +1,316 @@
+"""The desk's shared model(s): parameters and derived quantities, compiled once into sympy.
+
+A model file (data/models/*.yaml) lists parameters — sourced claims with a single number — and
+quantities: equations over parameters and other quantities (`expr:`), or values found by solving
+an equation for a parameter (`solve_for:` + `where:`). Every quantity is expanded into an
+expression over parameter symbols in base units (USD, tok, s), so the checker can substitute
+numbers without knowing how the quantity was defined. Dimensions are checked here: a quantity
+whose expression is currency/tokens cannot be declared in %.
+
+Solving is bounded: only equations polynomial of degree <= 2 in the unknown (after clearing
+denominators) are solved, so a model file cannot make sympy run away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+
+from .expr import ExprError, Node, Num, Ref, dims_of, parse, parse_condition, parse_equation, refs, render, to_sympy
+from .kb import Desk
+from .problems import Problem, did_you_mean
+from .schema import Parameter, Quantity
+from .units import DIMENSIONLESS, Dims, Unit, describe_dims, parse_unit
+
+MAX_DEGREE = 2
+
+
+@dataclass
+class ParameterInfo:
+    parameter: Parameter
+    unit: Unit
+    base_value: float  # in base units
+    path: str
+    line: int
+    symbol: sympy.Symbol
+
+
+@dataclass
+class Condition:
+    """A quantity's `requires:`, e.g. margin_per_mtok > 0, as expressions over parameters."""
+
+    text: str
+    quantity: str
+    left: sympy.Expr
+    op: str
+    right: sympy.Expr
+    left_node: Node
+    unit: Unit | None  # unit to show the left side in, when it is a single quantity
+
+
+@dataclass
+class QuantityInfo:
+    quantity: Quantity
+    unit: Unit
+    dims: Dims
+    expr: sympy.Expr  # over parameter symbols, base units
+    definition: str  # as written: "node_cost_per_hour / tokens_per_hour" or "batch where margin_per_mtok = 0"
+    conditions: list[Condition]
+    path: str
+    line: int
+    uses: list[str] = field(default_factory=list)  # names the definition reads directly
+
+
+@dataclass
+class Model:
+    parameters: dict[str, ParameterInfo]
+    quantities: dict[str, QuantityInfo]
+    problems: list[Problem]
+    fingerprint: str
+    tables: list[Any] = field(default_factory=list)
+    _functions: dict[str, tuple[Callable[..., float], list[str]]] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return list(self.parameters) + list(self.quantities)
+
+    def dims(self, name: str) -> Dims:
+        if name in self.parameters:
+            return self.parameters[name].unit.dims
+        return self.quantities[name].dims
+
+    def unit(self, name: str) -> Unit:
+        if name in self.parameters:
+            return self.parameters[name].unit
+        return self.quantities[name].unit
+
+    def expression(self, name: str) -> sympy.Expr:
+        if name in self.parameters:
+            return self.parameters[name].symbol
+        return self.quantities[name].expr
+
+    def base_values(self, overrides: dict[str, float] | None = None) -> dict[str, float]:
+        """Parameter values in base units, with overrides given in each parameter's own unit."""
+        values = {name: info.base_value for name, info in self.parameters.items()}
+        for name, value in (overrides or {}).items():
+            values[name] = self.parameters[name].unit.to_base(value)
+        return values
+
+    def evaluate(self, name: str, overrides: dict[str, float] | None = None) -> float:
+        """A parameter or quantity, in its own unit. Raises ExprError when it cannot be computed."""
+        values = self.base_values(overrides)
+        if name in self.parameters:
+            return self.parameters[name].unit.from_base(values[name])
+        info = self.quantities[name]
+        for condition in info.conditions:
+            check_condition(condition, values)
+        return info.unit.from_base(evaluate(self.function(name, info.expr), values))
+
+    def function(self, key: str, expression: sympy.Expr) -> tuple[Callable[..., float], list[str]]:
+        """Compile `expression` once (by key) into a float function of its parameter names."""
+        if key not in self._functions:
+            self._functions[key] = compile_expression(expression)
+        return self._functions[key]
+
+
+def compile_expression(expression: sympy.Expr) -> tuple[Callable[..., float], list[str]]:
+    """A plain-float function of the expression's free symbols, and their names in order.
+
+    lambdify is given a sympy object built by expr.to_sympy, never text, and dummify=True keeps
+    symbol names out of the generated code.
+    """
+    symbols = sorted(expression.free_symbols, key=lambda s: s.name)
+    function = sympy.lambdify(symbols, expression, modules="math", dummify=True)
+    return function, [s.name for s in symbols]
+
+
+def evaluate(compiled: tuple[Callable[..., float], list[str]], values: dict[str, float]) -> float:
+    function, names = compiled
+    try:
+        result = float(function(*(values[n] for n in names)))
+    except ZeroDivisionError:
+        raise ExprError("division by zero") from None
+    except (OverflowError, ValueError) as exc:
+        raise ExprError(f"cannot be computed ({exc})") from None
+    except TypeError:  # sympy's zoo / complex results
+        raise ExprError("has no real value (a division by zero or the root of a negative number)") from None
+    if not math.isfinite(result):
+        raise ExprError("the result is not a finite number (a division by zero?)")
+    return result
+
+
+def check_condition(condition: Condition, values: dict[str, float]) -> None:
+    """Raise ExprError naming the condition and the offending value when it does not hold."""
+    left = evaluate(compile_expression(condition.left), values)
+    right = evaluate(compile_expression(condition.right), values)
+    holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[condition.op]
+    if not holds:
+        shown = f"{condition.unit.from_base(left):.6g} {condition.unit}" if condition.unit else f"{left:.6g}"
+        raise ExprError(f"{condition.quantity} is defined only while {condition.text}, but "
+                        f"{render(condition.left_node)} = {shown}")
+
+
+def build_model(desk: Desk) -> Model:
+    """Compile every model file of the desk into one namespace of parameters and quantities."""
+    problems: list[Problem] = []
+    parameters: dict[str, ParameterInfo] = {}
+    definitions: dict[str, tuple[Quantity, str, int, str]] = {}
+    tables: list[Any] = []
+    digest = hashlib.blake2b(digest_size=8)
+    for record in desk.models:
+        digest.update(record.content_hash.encode())
+        if record.model is None:
+            continue
+        tables += [(record.path, t) for t in record.model.tables]
+        for parameter, line, _ in record.parameter_lines():
+            unit = parse_unit(parameter.unit)
+            parameters[parameter.id] = ParameterInfo(parameter, unit, unit.to_base(parameter.value.number),
+                                                     record.path, line, sympy.Symbol(parameter.id))
+        for quantity, line, where in record.quantity_lines():
+            definitions[quantity.id] = (quantity, record.path, line, where)
+    compiler = _Compiler(parameters, definitions, problems)
+    quantities = {}
+    for name in definitions:
+        info = compiler.compile(name)
+        if info is not None:
+            quantities[name] = info
+    return Model(parameters, quantities, problems, digest.hexdigest(), tables)
+
+
+class _Compiler:
+    """Expands quantities into parameter expressions, depth first, with cycle detection."""
+
+    def __init__(self, parameters: dict[str, ParameterInfo],
+                 definitions: dict[str, tuple[Quantity, str, int, str]], problems: list[Problem]):
+        self.parameters = parameters
+        self.definitions = definitions
+        self.problems = problems
+        self.done: dict[str, QuantityInfo | None] = {}
+        self.active: list[str] = []
+
+    def fail(self, name: str, part: str, message: str) -> None:
+        _, path, line, where = self.definitions[name]
+        self.problems.append(Problem(path, line, f"{where}.{part}", message))
+        self.done[name] = None
+
+    def compile(self, name: str) -> QuantityInfo | None:
+        if name in self.done:
+            return self.done[name]
+        if name in self.active:
+            cycle = " -> ".join(self.active[self.active.index(name):] + [name])
+            self.fail(name, "expr", f"quantities refer to each other in a cycle: {cycle}")
+            return None
+        self.active.append(name)
+        try:
+            info = self._compile(name)
+        except ExprError as exc:
+            quantity = self.definitions[name][0]
+            self.fail(name, "expr" if quantity.expr else "where", str(exc))
+            info = None
+        finally:
+            self.active.pop()
+        if name not in self.done:
+            self.done[name] = info
+        return self.done[name]
+
+    def resolve(self, ref: Ref) -> tuple[sympy.Expr, Dims, list[Condition]]:
+        if ref.part is not None:
+            raise ExprError(f"{ref.part}() reads a claim's range; model equations use parameters and quantities")
+        if ref.name in self.parameters:
+            info = self.parameters[ref.name]
+            return info.symbol, info.unit.dims, []
+        if ref.name in self.definitions:
+            quantity = self.compile(ref.name)
+            if quantity is None:
+                raise ExprError(f"'{ref.name}' cannot be computed (see its own error)")
+            return quantity.expr, quantity.dims, quantity.conditions
+        known = list(self.parameters) + list(self.definitions)
+        raise ExprError(f"unknown name '{ref.name}'{did_you_mean(ref.name, known)}; a model equation uses "
+                        "the model's parameters and quantities")
+
+    def build(self, node: Node) -> tuple[sympy.Expr, Dims, list[Condition]]:
+        conditions: list[Condition] = []
+        resolved: dict[str, tuple[sympy.Expr, Dims]] = {}
+        for ref in refs(node):
+            expression, dims, inherited = self.resolve(ref)
+            resolved[ref.key] = (expression, dims)
+            conditions += [c for c in inherited if c not in conditions]
+        dims = dims_of(node, lambda r: resolved[r.key][1])
+        return to_sympy(node, lambda r: resolved[r.key][0]), dims, conditions
+
+    def _compile(self, name: str) -> QuantityInfo | None:
+        quantity, path, line, where = self.definitions[name]
+        unit = parse_unit(quantity.unit)
+        if quantity.expr:
+            node = parse(quantity.expr)
+            expression, dims, conditions = self.build(node)
+            definition, uses = quantity.expr, [r.name for r in refs(node)]
+        else:
+            assert quantity.solve_for and quantity.where
+            expression, dims, conditions, uses = self.solve(quantity)
+            definition = f"{quantity.solve_for} where {quantity.where}"
+        if dims != unit.dims:
+            self.fail(name, "unit", f"{name} is {describe_dims(dims)} by its definition but declared in "
+                                    f"{unit} ({unit.dimension})")
+            return None
+        for requirement in [quantity.requires] if quantity.requires else []:
+            left_node, op, right_node = parse_condition(requirement)
+            left, left_dims, inherited = self.build(left_node)
+            right, right_dims, more = self.build(right_node)
+            if left_dims != right_dims and not _is_zero(right_node) and not _is_zero(left_node):
+                raise ExprError(f"requires compares {describe_dims(left_dims)} with {describe_dims(right_dims)}")
+            shown_unit = None
+            if len(refs(left_node)) == 1 and refs(left_node)[0].name in self.definitions:
+                shown_unit = parse_unit(self.definitions[refs(left_node)[0].name][0].unit)
+            conditions = conditions + [c for c in inherited + more if c not in conditions]
+            conditions.append(Condition(requirement, name, left, op, right, left_node, shown_unit))
+        return QuantityInfo(quantity, unit, dims, expression, definition, conditions, path, line, uses)
+
+    def solve(self, quantity: Quantity) -> tuple[sympy.Expr, Dims, list[Condition], list[str]]:
+        unknown = quantity.solve_for or ""
+        if unknown not in self.parameters:
+            raise ExprError(f"solve_for must name a parameter; '{unknown}' is not one"
+                            f"{did_you_mean(unknown, self.parameters)}")
+        left_node, right_node = parse_equation(quantity.where or "")
+        left, left_dims, conditions = self.build(left_node)
+        right, right_dims, more = self.build(right_node)
+        if left_dims != right_dims and not _is_zero(right_node) and not _is_zero(left_node):
+            raise ExprError(f"the equation sets {describe_dims(left_dims)} equal to {describe_dims(right_dims)}")
+        symbol = self.parameters[unknown].symbol
+        numerator, denominator = sympy.fraction(sympy.together(left - right))
+        if symbol not in numerator.free_symbols:
+            raise ExprError(f"{unknown} does not appear in '{quantity.where}', so it cannot be solved for")
+        if not numerator.is_polynomial(symbol) or sympy.degree(numerator, symbol) > MAX_DEGREE:
+            raise ExprError(f"'{quantity.where}' is not a polynomial of degree <= {MAX_DEGREE} in {unknown} "
+                            "once denominators are cleared; claimdesk solves only those")
+        solutions = [s for s in sympy.solve(numerator, symbol)
+                     if sympy.simplify(denominator.subs(symbol, s)) != 0]
+        if len(solutions) != 1:
+            raise ExprError(f"'{quantity.where}' has {len(solutions)} solutions for {unknown}; it needs exactly one")
+        uses = [r.name for r in refs(left_node) + refs(right_node)]
+        return solutions[0], self.parameters[unknown].unit.dims, conditions + more, uses
+
+
+def _is_zero(node: Node) -> bool:
+    return isinstance(node, Num) and node.value == 0
+
+
+def sensitivity(model: Model, quantity: str, parameter: str) -> float | None:
+    """d log q / d log p at the model's values: the % change in q for a 1% change in p."""
+    info = model.quantities[quantity]
+    symbol = model.parameters[parameter].symbol
+    if symbol not in info.expr.free_symbols:
+        return 0.0
+    values = model.base_values()
+    elasticity = sympy.diff(info.expr, symbol) * symbol / info.expr
+    try:
+        return evaluate(compile_expression(elasticity), values)
+    except ExprError:
+        return None
+
+
+__all__ = ["Model", "build_model", "sensitivity", "DIMENSIONLESS"]

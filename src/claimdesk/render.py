@@ -1,0 +1,151 @@
+"""Presentation: check results, explanations and the model as terminal text or JSON.
+
+Reads results; never computes or checks anything itself. Plain text is used when the output is
+not a terminal (pipes, files, tests), so that it is stable and greppable; a terminal gets a rich
+table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from typing import Any
+
+from .check import _fmt
+from .explain import Explanation
+from .expr import ExprError
+from .model import Model, sensitivity
+from .results import CheckRun, Result
+from .schema import STATUSES
+
+STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "stale": "yellow", "due": "cyan",
+                "ok": "green", "unchecked": "dim"}
+
+
+def summary(run: CheckRun) -> str:
+    counts = run.counts()
+    quantitative = [r for r in run.results if r.stated is not None]
+    checked = [r for r in quantitative if r.check]
+    share = f"{len(checked) / len(quantitative):.0%}" if quantitative else "n/a"
+    tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
+    return (f"{len(run.results)} claims: {tally}; checked {len(checked)} of {len(quantitative)} "
+            f"quantitative claims ({share}); as of {run.today.isoformat()}")
+
+
+def _is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def results_table(run: CheckRun, results: list[Result]) -> str:
+    if _is_terminal():
+        return _rich_table(run, results)
+    lines = []
+    for r in results:
+        lines.append(f"{r.status:<9} {r.claim_id}  {r.path}:{r.line}  {r.reason}")
+        lines += [f"{'':<9}   also {a}" for a in r.also]
+    lines.append(summary(run))
+    return "\n".join(lines)
+
+
+def _rich_table(run: CheckRun, results: list[Result]) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False, expand=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("claim", overflow="fold")
+    table.add_column("where", overflow="fold")
+    table.add_column("reason", ratio=3)
+    for r in results:
+        reason = r.reason + "".join(f"\n[dim]also {a}[/dim]" for a in r.also)
+        table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", r.claim_id, f"{r.path}:{r.line}", reason)
+    console = Console(record=True)
+    with console.capture() as capture:
+        console.print(table)
+        console.print(summary(run))
+    return capture.get().rstrip("\n")
+
+
+def results_json(run: CheckRun, results: list[Result]) -> str:
+    document: dict[str, Any] = {
+        "today": run.today.isoformat(), "model_fingerprint": run.model_fingerprint, "counts": run.counts(),
+        "results": [dataclasses.asdict(r) for r in results],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def explanation_text(e: Explanation) -> str:
+    lines = [f"{e.claim_id} ({e.where})", f"  {e.text}"]
+    if e.stated:
+        lines.append(f"  stated: {e.stated}, as of {e.as_of}")
+    if not e.check:
+        lines.append("  no check: this claim is not recomputed")
+    else:
+        lines.append(f"expression: {e.check}")
+        if e.given:
+            lines.append("given: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in e.given.items()))
+        if e.inputs:
+            lines.append("inputs:")
+            for item in e.inputs:
+                value = f"{_fmt(item.value)} {item.unit}" if item.value is not None else "(cannot be computed)"
+                sources = f"; sources: {', '.join(item.sources)}" if item.sources else ""
+                detail = f"; {item.detail}" if item.detail else ""
+                lines.append(f"  {item.name:<28} {item.kind:<9} {value}  [{item.where}]{detail}{sources}")
+        if e.substituted:
+            lines.append(f"substituted: {e.substituted}")
+        if e.base_value:
+            lines.append(f"result: {e.base_value}")
+        if e.converted:
+            lines.append(f"in the claim's unit: {e.converted}")
+        if e.error:
+            lines.append(f"cannot compute: {e.error}")
+    if e.tolerance:
+        lines.append(f"tolerance: {e.tolerance}")
+    lines.append(f"verdict: {e.result.status}: {e.result.reason}")
+    lines += [f"  also {a}" for a in e.result.also]
+    return "\n".join(lines)
+
+
+def model_text(model: Model) -> str:
+    lines = ["parameters:"]
+    for name, p in model.parameters.items():
+        lines.append(f"  {name:<26} = {p.parameter.value.written} {p.unit}   "
+                     f"(as of {p.parameter.as_of}; {', '.join(p.parameter.sources)})")
+    lines.append("")
+    lines.append("quantities (each expanded over the parameters, in base units USD, tok, s):")
+    for name, q in model.quantities.items():
+        try:
+            value = f"{_fmt(model.evaluate(name))} {q.unit}"
+        except ExprError as exc:
+            value = f"cannot be computed: {exc}"
+        lines.append(f"  {name} [{q.unit}] := {q.definition}")
+        lines.append(f"      = {q.expr}")
+        lines.append(f"      -> {value}")
+        for condition in q.conditions:
+            lines.append(f"      requires {condition.text}")
+    for path, table in model.tables:
+        lines.append("")
+        lines.append(f"{table.title} ({path}):")
+        header = [table.vary] + list(table.show)
+        lines.append("  " + "  ".join(f"{h:>24}" for h in header))
+        for value in table.values:
+            row = [f"{_fmt(value)}"]
+            for name in table.show:
+                try:
+                    row.append(f"{_fmt(model.evaluate(name, {table.vary: value}))} {model.unit(name)}")
+                except ExprError:
+                    row.append("undefined")
+            lines.append("  " + "  ".join(f"{c:>24}" for c in row))
+    lines.append("")
+    lines.append("sensitivity, d log(quantity) / d log(parameter), at the model's values:")
+    used = [p for p in model.parameters if any(model.parameters[p].symbol in q.expr.free_symbols
+                                                for q in model.quantities.values())]
+    lines.append("  " + f"{'':<24}" + "".join(f"{p[:14]:>15}" for p in used))
+    for name in model.quantities:
+        cells = []
+        for p in used:
+            value = sensitivity(model, name, p)
+            cells.append(f"{'-' if value is None else f'{value:+.3g}':>15}")
+        lines.append(f"  {name:<24}" + "".join(cells))
+    return "\n".join(lines)
