@@ -27,7 +27,7 @@ from .units import DIMENSIONLESS, Dims, describe_dims
 
 MAX_LENGTH = 500
 MAX_NODES = 100
-MAX_DEPTH = 30
+MAX_DEPTH = 100  # a chain a + b + c + ... nests one level per term
 MAX_EXPONENT = 64
 MAX_DIGITS = 30
 
@@ -151,9 +151,11 @@ class _Converter:
         return value
 
     def call(self, node: ast.Call, depth: int) -> Node:
-        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-            what = node.func.id if isinstance(node.func, ast.Name) else _describe_node(node.func)
-            raise ExprError(f"'{what}' is not a function here; the functions are {', '.join(sorted(FUNCTIONS))}")
+        allowed = ", ".join(sorted(FUNCTIONS))
+        if not isinstance(node.func, ast.Name):
+            raise ExprError(f"only the functions {allowed} can be called, not {_describe_node(node.func)}")
+        if node.func.id not in FUNCTIONS:
+            raise ExprError(f"'{node.func.id}' is not a function here; the functions are {allowed}")
         name = node.func.id
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise ExprError(f"{name}() takes plain arguments only")

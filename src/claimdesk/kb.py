@@ -80,6 +80,7 @@ class Desk:
     source_lines: dict[str, int]
     models: list[ModelRecord]
     problems: list[Problem]  # problems found while reading (per file); see validate.py for the rest
+    sources_readable: bool = True  # False when data/sources.yaml could not be read at all
 
     def claims(self) -> list[Located]:
         """Every page claim, in page order."""
@@ -220,12 +221,13 @@ def load_data_file(root: Path, rel: str, required: bool) -> tuple[Loaded | None,
     return (None if loaded.fatal else loaded), list(loaded.problems), content_hash(raw)
 
 
-def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Problem]]:
+def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Problem], bool]:
+    """(sources by id, each id's line, problems, whether the file could be read at all)"""
     loaded, problems, _ = load_data_file(root, SOURCES_FILE, required=True)
     sources: dict[str, Source] = {}
     lines: dict[str, int] = {}
     if loaded is None:
-        return sources, lines, problems
+        return sources, lines, problems, False
     for key, entry in loaded.data.items():
         lines[key] = loaded.line_of((key,))
         _, id_problems = validate(SourceKey, {"id": key}, loaded, SOURCES_FILE, ())
@@ -235,7 +237,7 @@ def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Pr
         problems.extend(p for p in entry_problems if not loaded.covers(p))
         if source is not None and not id_problems:
             sources[key] = source
-    return sources, lines, problems
+    return sources, lines, problems, True
 
 
 def load_models(root: Path) -> list[ModelRecord]:
@@ -268,6 +270,6 @@ def load_desk(root: Path | str | None = None, cache: PageCache | None = None) ->
     """Read the whole desk. Raises DeskError only when `root` is not a desk at all."""
     root = find_root(root)
     settings, problems = load_settings(root)
-    sources, source_lines, source_problems = load_sources(root)
+    sources, source_lines, source_problems, readable = load_sources(root)
     return Desk(root, settings, load_pages(root, cache), sources, source_lines, load_models(root),
-                problems + source_problems)
+                problems + source_problems, readable)

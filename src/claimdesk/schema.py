@@ -56,6 +56,16 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _check_expression(value: str) -> str:
+    from .expr import MAX_LENGTH
+
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if len(value) > MAX_LENGTH:
+        raise ValueError(f"expression is {len(value)} characters long; at most {MAX_LENGTH}")
+    return value
+
+
 def _check_metric(value: str) -> str:
     if not _METRIC.fullmatch(value):
         raise ValueError(f"'{value}' is not a dotted lower-case key like 'anthropic.gross_margin'")
@@ -123,6 +133,7 @@ _VALUE_SCHEMA = {"description": "a number, a [low, high] range, \"~0.81\" (appro
 Id = Annotated[str, AfterValidator(_check_id), Field(json_schema_extra={"pattern": f"^{ID_PATTERN}$"})]
 Text = Annotated[str, AfterValidator(_check_text)]
 Metric = Annotated[str, AfterValidator(_check_metric)]
+Expression = Annotated[str, AfterValidator(_check_expression)]
 Tag = Annotated[str, AfterValidator(_check_tag)]
 UnitText = Annotated[str, AfterValidator(_check_unit)]
 AsOf = Annotated[Period, PlainValidator(parse_period), _json(_PERIOD_SCHEMA)]
@@ -156,7 +167,7 @@ class Claim(Strict):
     value: Value | None = None
     unit: UnitText | None = None
     tolerance: ToleranceField | None = None
-    check: Text | None = None
+    check: Expression | None = None
     given: dict[Id, Number] | None = None
     metric: Metric | None = None
     attributed_to: Text | None = None
@@ -243,10 +254,10 @@ class Quantity(Strict):
     id: Id
     text: Text
     unit: UnitText
-    expr: Text | None = None
+    expr: Expression | None = None
     solve_for: Id | None = None
-    where: Text | None = None
-    requires: Text | None = None
+    where: Expression | None = None
+    requires: Expression | None = None
     note: Text | None = None
 
     @model_validator(mode="after")

@@ -44,6 +44,8 @@ def _duplicate_ids(desk: Desk) -> list[Problem]:
 
 
 def _source_references(desk: Desk) -> list[Problem]:
+    if not desk.sources_readable:
+        return []  # the file's own error says it all; every citation would be "unknown"
     problems = []
     cited: set[str] = set()
     for located in desk.claims() + desk.parameters():
@@ -59,7 +61,7 @@ def _source_references(desk: Desk) -> list[Problem]:
             if source.via not in desk.source_lines:
                 problems.append(Problem(SOURCES_FILE, desk.source_lines[key], f"{key}.via",
                                         f"unknown source '{source.via}'{did_you_mean(source.via, desk.sources)}"))
-    for key in desk.source_lines:
+    for key in desk.sources:
         if key not in cited:
             problems.append(Problem(SOURCES_FILE, desk.source_lines[key], key,
                                     "no claim cites this source", "warning"))

@@ -1,0 +1,33 @@
+# Two entry points (see README): `make desk` and `make test`. Both install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed-stamp
+
+.PHONY: desk test install site clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The desk's main job on the bundled desk: validate the format, then check every claim.
+# Findings (mismatch, conflict, stale, ...) are printed; only an unreadable desk or a claim that
+# cannot be computed (status error) fails the job.
+desk: $(STAMP)
+	$(BIN)/claimdesk validate
+	$(BIN)/claimdesk check --fail-on error
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+site: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache data/claimdesk.duckdb*
