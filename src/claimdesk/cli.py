@@ -92,13 +92,15 @@ def schema(what: str) -> None:
 
     Example: claimdesk schema > data/claimdesk.schema.json
     """
+    from pydantic import BaseModel
+
     from .schema import DeskSettings, ModelFile, Page, Source
 
     if what == "sources":
         document: dict[str, Any] = {"type": "object", "additionalProperties": Source.model_json_schema()}
     else:
-        model = {"page": Page, "model": ModelFile, "settings": DeskSettings}[what]
-        document = model.model_json_schema()
+        models: dict[str, type[BaseModel]] = {"page": Page, "model": ModelFile, "settings": DeskSettings}
+        document = models[what].model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     click.echo(json.dumps(document, indent=2, ensure_ascii=False))
 

@@ -111,9 +111,7 @@ def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
     located = checker.claims[ref.name]
     claim = located.claim
     assert claim.value is not None
-    value = {None: lambda: claim.value.number, "low": lambda: claim.value.low,  # type: ignore[union-attr]
-             "high": lambda: claim.value.high, "mid": claim.value.midpoint}[ref.part]()  # type: ignore[union-attr]
-    return Input(ref.key, "claim", value, claim.unit or "", f"{located.path}:{located.line}", list(claim.sources),
+    return Input(ref.key, "claim", claim.value.part(ref.part), claim.unit or "", f"{located.path}:{located.line}", list(claim.sources),
                  f"stated {claim.value.written} {claim.unit}, as of {claim.as_of}")
 
 

@@ -19,7 +19,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Union
 
 import sympy
 
@@ -73,7 +72,7 @@ class Call:
     args: tuple[Node, ...]
 
 
-Node = Union[Num, Ref, BinOp, Neg, Call]
+Node = Num | Ref | BinOp | Neg | Call
 
 _BINOPS: dict[type, str] = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
 _REFUSED_OPS = {ast.BitXor: "'^' is not a power here; write ** (x ** 2)", ast.FloorDiv: "'//' is not allowed; write /",

@@ -31,7 +31,7 @@ import yaml.events as ev
 from .problems import Problem, field_name
 
 try:  # libyaml is several times faster; the pure-Python parser is a fallback, not a requirement
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml.loader import SafeLoader as _Parser  # type: ignore[assignment]
 
@@ -117,7 +117,7 @@ class _Builder:
         self.result.problems.append(Problem(self.source, line, field_name(path), message))
 
     def line(self, event: ev.Event) -> int:
-        return int(event.start_mark.line) + self.offset
+        return int(event.start_mark.line) + self.offset if event.start_mark else self.offset
 
     # -- the value's place ---------------------------------------------------------------
     def child_path(self) -> Path | None:
@@ -268,7 +268,9 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
     parser = _Parser(text)
     try:
         while parser.check_event():
-            builder.feed(parser.get_event())
+            event = parser.get_event()
+            if event is not None:
+                builder.feed(event)
     except _Stop:
         builder.result.fatal = True
     except yaml.MarkedYAMLError as exc:

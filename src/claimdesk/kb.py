@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Protocol
+from typing import Protocol
 
 from .frontmatter import Loaded, decode, load_front_matter, parse_yaml, require_mapping
 from .problems import DeskError, Problem
@@ -242,7 +243,7 @@ def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Pr
 
 def load_models(root: Path) -> list[ModelRecord]:
     folder = root / MODELS_DIR
-    records = []
+    records: list[ModelRecord] = []
     if not folder.is_dir():
         return records
     for full in sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml")):

@@ -74,6 +74,7 @@ class Model:
     fingerprint: str
     tables: list[Any] = field(default_factory=list)
     _functions: dict[str, tuple[Callable[..., float], list[str]]] = field(default_factory=dict)
+    _base: dict[str, float] | None = None
 
     def names(self) -> list[str]:
         return list(self.parameters) + list(self.quantities)
@@ -95,9 +96,11 @@ class Model:
 
     def base_values(self, overrides: dict[str, float] | None = None) -> dict[str, float]:
         """Parameter values in base units, with overrides given in each parameter's own unit."""
-        values = {name: info.base_value for name, info in self.parameters.items()}
+        if self._base is None:
+            self._base = {name: info.base_value for name, info in self.parameters.items()}
+        values = dict(self._base)
         for name, value in (overrides or {}).items():
-            values[name] = self.parameters[name].unit.to_base(value)
+            values[name] = self.parameters[name].unit.factor * value
         return values
 
     def evaluate(self, name: str, overrides: dict[str, float] | None = None) -> float:

@@ -6,8 +6,9 @@ traceback for bad input. `DeskError` carries problems out of a function that can
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 

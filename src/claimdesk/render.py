@@ -144,8 +144,8 @@ def model_text(model: Model) -> str:
     lines.append("  " + f"{'':<24}" + "".join(f"{p[:14]:>15}" for p in used))
     for name in model.quantities:
         cells = []
-        for p in used:
-            value = sensitivity(model, name, p)
-            cells.append(f"{'-' if value is None else f'{value:+.3g}':>15}")
+        for parameter in used:
+            elasticity = sensitivity(model, name, parameter)
+            cells.append(f"{'-' if elasticity is None else f'{elasticity:+.3g}':>15}")
         lines.append(f"  {name:<24}" + "".join(cells))
     return "\n".join(lines)

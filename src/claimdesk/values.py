@@ -66,6 +66,17 @@ class Stated:
         assert self.low is not None and self.high is not None
         return (self.low + self.high) / 2
 
+    def part(self, which: str | None) -> float:
+        """The number an expression reads: the value itself (None), or its low, high or mid."""
+        if which is None:
+            return self.number
+        if which == "mid":
+            return self.midpoint()
+        number = self.low if which == "low" else self.high
+        if number is None:
+            raise ValueError(f"{self.written} has no {which} end")
+        return number
+
     def interval(self, tolerance: Tolerance | None = None) -> tuple[float, float]:
         """Every figure this value admits, as a closed interval (open ends are ±inf)."""
         slack = tolerance.absolute(self) if tolerance else 0.0

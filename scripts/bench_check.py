@@ -1,0 +1,140 @@
+"""Benchmark the checker: claims checked per second, against the naive way, in one run.
+
+Two desks are generated: a mixed one (scripts/gen_desk.py: every kind of value, model checks,
+checks over other claims, qualitative claims) and a model-only one where every claim recomputes a
+model quantity with its own `given:`. For each, the desk is loaded (not timed in the rate), then
+`Checker.run()` is timed. The baseline is the naive way on the same claims: per claim, sympify the
+check text with the model's quantities written out, subs the numbers, evalf — timed on a sample and
+reported as a rate. The baseline text is generated here, never a contributor's.
+
+    python scripts/bench_check.py                 # 100,000 claims (about 3 minutes)
+    python scripts/bench_check.py --claims 20000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sympy
+
+from claimdesk.check import Checker
+from claimdesk.kb import load_desk
+from claimdesk.model import build_model
+
+HERE = Path(__file__).resolve().parent
+TODAY = dt.date(2026, 11, 22)
+
+
+def _gen_desk_module():
+    spec = importlib.util.spec_from_file_location("gen_desk", HERE / "gen_desk.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_desk"] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+def model_only_desk(root: Path, claims: int, per_page: int = 50) -> Path:
+    """A desk whose every claim is `check: <quantity>` with `given: {batch: N}`."""
+    gen = _gen_desk_module()
+    gen.generate_desk(root, 1, 1)  # sources and the model
+    for path in (root / "kb").rglob("*.md"):
+        path.unlink()
+    rng = random.Random(1)
+    quantities = [("cost_per_mtok", "USD/Mtok"), ("margin_per_mtok", "USD/Mtok"), ("gross_margin", "%"),
+                  ("tokens_per_hour", "Mtok/h"), ("gpu_hour_cost", "USD/h")]
+    written = 0
+    page = 0
+    while written < claims:
+        lines = ["---", f"title: Model page {page}", "claims:"]
+        for _ in range(min(per_page, claims - written)):
+            name, unit = rng.choice(quantities)
+            batch = rng.randint(30, 64)
+            lines += [f"  - id: m{written}", "    text: A model figure.", "    stance: neutral",
+                      "    sources: [src_000]", "    as_of: 2026-05", f'    value: "~{rng.uniform(1, 50):.2f}"',
+                      f"    unit: \"{unit}\"", f"    check: {name}", f"    given: {{batch: {batch}}}"]
+            written += 1
+        (root / "kb" / f"model-{page:05d}.md").write_text("\n".join(lines + ["---", "# Model page", ""]))
+        page += 1
+    return root
+
+
+def naive_rate(desk, sample: int) -> tuple[float, int]:
+    """Claims per second the naive way: sympify + subs + evalf per claim, on a sample."""
+    model = build_model(desk)
+    definitions = {name: str(info.expr) for name, info in model.quantities.items()}
+    claims = [c.claim for c in desk.claims() if c.claim.check][:sample]
+    stated = {c.claim.id: c.claim for c in desk.claims()}
+    start = time.perf_counter()
+    done = 0
+    for claim in claims:
+        text = claim.check or ""
+        for name, definition in definitions.items():  # write the model's quantities out
+            text = text.replace(name, f"({definition})") if name in text else text
+        for part in ("low", "high", "mid"):
+            text = text.replace(f"{part}(", "(")
+        try:
+            expression = sympy.sympify(text)
+            values = dict(model.base_values(claim.given))
+            for symbol in expression.free_symbols:
+                if symbol.name in stated and stated[symbol.name].value is not None:
+                    other = stated[symbol.name]
+                    values[symbol.name] = other.value.low  # type: ignore[union-attr]
+            expression.subs(values).evalf()
+        except Exception:  # noqa: BLE001 - the baseline only needs timing, not verdicts
+            pass
+        done += 1
+    elapsed = time.perf_counter() - start
+    return done / elapsed, done
+
+
+def measure(label: str, root: Path, sample: int) -> dict[str, float]:
+    start = time.perf_counter()
+    desk = load_desk(root)
+    loaded = time.perf_counter() - start
+    claims = desk.claims()
+    checked = sum(1 for c in claims if c.claim.check)
+    start = time.perf_counter()
+    checker = Checker(desk, TODAY)  # builds the model: sympy expansion and solving, once per desk
+    built = time.perf_counter() - start
+    start = time.perf_counter()
+    run = checker.run()
+    elapsed = time.perf_counter() - start
+    rate = len(run.results) / elapsed
+    checked_rate = checked / elapsed
+    naive, sampled = naive_rate(desk, sample)
+    print(f"{label}: {len(run.results)} claims ({checked} with a check), loaded in {loaded:.1f} s, "
+          f"model built in {built:.2f} s")
+    print(f"  claimdesk: {elapsed:.2f} s -> {rate:,.0f} claims/s, {checked_rate:,.0f} checked claims/s "
+          f"({len(checker._shapes)} compiled shapes)")
+    print(f"  naive sympify+subs+evalf: {naive:,.0f} checked claims/s (sample of {sampled})")
+    print(f"  ratio: {checked_rate / naive:,.0f}x the naive way")
+    print(f"  statuses: {run.counts()}")
+    return {"rate": checked_rate, "naive": naive}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--claims", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=300, help="claims timed the naive way")
+    args = parser.parse_args(argv)
+    gen = _gen_desk_module()
+    with tempfile.TemporaryDirectory() as tmp:
+        mixed = gen.generate_desk(Path(tmp) / "mixed", args.claims // 10, 10)
+        measure("mixed desk", mixed, args.sample)
+        model_desk = model_only_desk(Path(tmp) / "model", args.claims)
+        result = measure("model-only desk", model_desk, args.sample)
+    print(f"model-based claims/s on one core: {result['rate']:,.0f} (target 100,000); "
+          f"vs naive: {result['rate'] / result['naive']:,.0f}x (target 100x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
