@@ -19,7 +19,7 @@ import datetime as dt
 import gc
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import sympy
@@ -336,7 +336,8 @@ class Checker:
         also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
         return Result(claim.id, located.path, located.line, top.status, top.reason, also,
                       f"{claim.value.written} {claim.unit}" if claim.value is not None else None,
-                      recomputed, claim.unit, relative_error, _sorted(dependencies), claim.check)
+                      recomputed, claim.unit, relative_error, _sorted(dependencies), claim.check,
+                      "parameter" if claim.id in self.parameter_ids else "claim")
 
 
 _SORTED: dict[frozenset[str], tuple[str, ...]] = {}
@@ -398,7 +399,7 @@ def _shape(node: Node, symbols: dict[str, str]) -> str:
     return f"{node.name}({','.join(_shape(a, symbols) for a in node.args)})"
 
 
-def _reachable(start: str, graph: dict[str, set[str]]) -> set[str]:
+def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:
     seen: set[str] = set()
     stack = list(graph.get(start, ()))
     while stack:

@@ -24,6 +24,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def clean_errors(command: F) -> F:
     """Turn DeskError into a message on stderr and exit code 2."""
 
@@ -73,11 +77,10 @@ def validate(path: Path | None, warnings: bool) -> None:
     for problem in problems:
         if problem.severity == "error" or warnings:
             click.echo(str(problem))
-    pages = len(desk.pages)
-    claims = len(desk.claims())
-    summary = (f"{pages} pages, {claims} claims, {len(desk.sources)} sources: "
-               f"{len(errors)} errors, {len(problems) - len(errors)} warnings")
-    click.echo(summary, err=True)
+    counts = (plural(len(desk.pages), "page"), plural(len(desk.claims()), "claim"),
+              plural(len(desk.sources), "source"), plural(len(errors), "error"),
+              plural(len(problems) - len(errors), "warning"))
+    click.echo("{}, {}, {}: {}, {}".format(*counts), err=True)
     sys.exit(1 if errors else 0)
 
 
@@ -142,9 +145,9 @@ def _statuses(value: str | None) -> list[str] | None:
 def check(path: Path | None, status_filter: str | None, output: str, fail_on: str | None, today: str | None) -> None:
     """Recompute every quantitative claim and give each claim a status with its reason.
 
-    Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. The desk
-    must validate first: with format errors, the errors are printed and nothing is checked.
-    Exits 1 when a claim has a status in --fail-on, 0 otherwise.
+    Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. Format
+    errors (see validate) are printed first, on stderr; the claims that could be read are still
+    checked. Exits 1 when there are format errors or a claim has a status in --fail-on, else 0.
 
     Example: claimdesk check --status mismatch,conflict,stale
     """
@@ -155,17 +158,17 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
 
     desk = load_desk(path)
     errors = [p for p in validate_desk(desk) if p.severity == "error"]
+    for problem in errors:
+        click.echo(str(problem), err=True)
     if errors:
-        for problem in errors:
-            click.echo(str(problem), err=True)
-        click.echo(f"{len(errors)} format errors: fix them (claimdesk validate) before checking", err=True)
-        sys.exit(1)
+        click.echo(f"{len(errors)} format errors (see claimdesk validate); claims with errors are not checked",
+                   err=True)
     run = check_desk(desk, _today(today))
     shown = _statuses(status_filter)
     results = [r for r in run.results if shown is None or r.status in shown]
     click.echo(results_json(run, results) if output == "json" else results_table(run, results))
     failing = _statuses(fail_on) or list(desk.settings.fail_on)
-    sys.exit(1 if any(r.status in failing for r in run.results) else 0)
+    sys.exit(1 if errors or any(r.status in failing for r in run.results) else 0)
 
 
 @main.command()

@@ -14,7 +14,7 @@ from .expr import BinOp, Call, ExprError, Neg, Node, Num, Ref, refs
 from .kb import Desk
 from .problems import DeskError, did_you_mean
 from .results import Result
-from .units import parse_unit
+from .units import base_unit_text, parse_unit
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Input:
     where: str  # "data/models/token_cost.yaml:12" or "kb/page.md:30"
     sources: list[str] = field(default_factory=list)
     detail: str = ""  # a quantity's definition; "given" when overridden
+    parts: list[Input] = field(default_factory=list)  # a quantity's parameters
 
 
 @dataclass
@@ -79,8 +80,10 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         explanation.error = str(exc)
         return explanation
     unit = parse_unit(claim.unit or "")
-    explanation.base_value = f"{_fmt(unit.to_base(recomputed))} in base units ({unit.dimension}: USD, tok, s)"
-    explanation.converted = f"{_fmt(recomputed)} {unit}" + (f" (÷ {unit.factor:g})" if unit.factor != 1 else "")
+    explanation.base_value = f"{_fmt(unit.to_base(recomputed))} {base_unit_text(unit.dims)} (in base units)"
+    base = f"{_fmt(unit.to_base(recomputed))} {base_unit_text(unit.dims)}"
+    explanation.converted = f"{base} ÷ {unit.factor:g} = {_fmt(recomputed)} {unit}" if unit.factor != 1 else \
+        f"{_fmt(recomputed)} {unit}"
     return explanation
 
 
@@ -106,8 +109,9 @@ def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
         except ExprError as exc:
             value_q, detail = None, f"= {info_q.definition}; {exc}"
         used = sorted(s.name for s in info_q.expr.free_symbols)
-        detail += f" (from {', '.join(used)})"
-        return Input(ref.key, "quantity", value_q, str(info_q.unit), f"{info_q.path}:{info_q.line}", [], detail)
+        parts = [_input(checker, Ref(name), given) for name in used]
+        return Input(ref.key, "quantity", value_q, str(info_q.unit), f"{info_q.path}:{info_q.line}", [], detail,
+                     parts)
     located = checker.claims[ref.name]
     claim = located.claim
     assert claim.value is not None

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from .check import _fmt
-from .explain import Explanation
+from .explain import Explanation, Input
 from .expr import ExprError
 from .model import Model, sensitivity
 from .results import CheckRun, Result
@@ -25,12 +25,14 @@ STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "
 
 def summary(run: CheckRun) -> str:
     counts = run.counts()
-    quantitative = [r for r in run.results if r.stated is not None]
+    claims = [r for r in run.results if r.kind == "claim"]
+    parameters = len(run.results) - len(claims)
+    quantitative = [r for r in claims if r.stated is not None]
     checked = [r for r in quantitative if r.check]
     share = f"{len(checked) / len(quantitative):.0%}" if quantitative else "n/a"
     tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
-    return (f"{len(run.results)} claims: {tally}; checked {len(checked)} of {len(quantitative)} "
-            f"quantitative claims ({share}); as of {run.today.isoformat()}")
+    return (f"{len(claims)} claims and {parameters} model parameters: {tally}; checked {len(checked)} of "
+            f"{len(quantitative)} quantitative claims ({share}); as of {run.today.isoformat()}")
 
 
 def _is_terminal() -> bool:
@@ -88,10 +90,7 @@ def explanation_text(e: Explanation) -> str:
         if e.inputs:
             lines.append("inputs:")
             for item in e.inputs:
-                value = f"{_fmt(item.value)} {item.unit}" if item.value is not None else "(cannot be computed)"
-                sources = f"; sources: {', '.join(item.sources)}" if item.sources else ""
-                detail = f"; {item.detail}" if item.detail else ""
-                lines.append(f"  {item.name:<28} {item.kind:<9} {value}  [{item.where}]{detail}{sources}")
+                lines += _input_lines(item, "  ")
         if e.substituted:
             lines.append(f"substituted: {e.substituted}")
         if e.base_value:
@@ -105,6 +104,16 @@ def explanation_text(e: Explanation) -> str:
     lines.append(f"verdict: {e.result.status}: {e.result.reason}")
     lines += [f"  also {a}" for a in e.result.also]
     return "\n".join(lines)
+
+
+def _input_lines(item: Input, indent: str) -> list[str]:
+    value = f"{_fmt(item.value)} {item.unit}" if item.value is not None else "(cannot be computed)"
+    sources = f"; sources: {', '.join(item.sources)}" if item.sources else ""
+    detail = f"; {item.detail}" if item.detail else ""
+    lines = [f"{indent}{item.name:<28} {item.kind:<9} {value}  [{item.where}]{detail}{sources}"]
+    for part in item.parts:
+        lines += _input_lines(part, indent + "    ")
+    return lines
 
 
 def model_text(model: Model) -> str:

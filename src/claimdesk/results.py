@@ -29,6 +29,7 @@ class Result:
     relative_error: float | None = None  # (recomputed - stated) / stated, for single-number values
     depends_on: tuple[str, ...] = ()  # claim and parameter ids the check used
     check: str | None = None  # the expression
+    kind: str = "claim"  # "claim" (on a page) or "parameter" (an input of the shared model)
 
 
 @dataclass

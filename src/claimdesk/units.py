@@ -82,6 +82,14 @@ def describe_dims(dims: Dims) -> str:
     return ("*".join(top) or "1") + "".join(f"/{b}" for b in bottom)
 
 
+def base_unit_text(dims: Dims) -> str:
+    """The base unit of a dimension, written in the desk's unit grammar: (1, -1, 0) -> 'USD/tok'."""
+    names = ("USD", "tok", "s")
+    top = [n if e == 1 else f"{n}^{e}" for n, e in zip(names, dims) if e > 0]
+    bottom = [n if e == -1 else f"{n}^{-e}" for n, e in zip(names, dims) if e < 0]
+    return ("*".join(top) or "1") + "".join(f"/{b}" for b in bottom) if top or bottom else "1"
+
+
 def _word(word: str, unit_text: str) -> tuple[float, Dims]:
     match = _WORD.fullmatch(word)
     if not match:

@@ -1,0 +1,190 @@
+"""The command line: help, documentation, exit codes and clean errors — through click's runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from claimdesk.cli import main
+from claimdesk.frontmatter import YamlNumber, decode, load_front_matter
+from claimdesk.kb import page_paths
+
+from .conftest import REPO, write_desk
+
+COMMANDS = sorted(main.commands)
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_and_documentation(name: str) -> None:
+    command = main.commands[name]
+    assert command.help and "Example: claimdesk " in command.help, f"{name} has no Example: line"
+    result = invoke(name, "--help")
+    assert result.exit_code == 0 and "Example:" in result.output
+    for document in ("README.md", "kb/guide/commands.md"):
+        assert f"claimdesk {name}" in (REPO / document).read_text(encoding="utf-8"), f"{name} not in {document}"
+
+
+def test_top_level_help_lists_every_command() -> None:
+    output = invoke("--help").output
+    assert all(name in output for name in COMMANDS)
+
+
+def test_no_desk_is_a_clean_error(tmp_path: Path) -> None:
+    result = invoke("validate", str(tmp_path))
+    assert result.exit_code == 2
+    assert "no desk found" in result.stderr and "Traceback" not in result.output
+
+
+def test_validate_summary_and_exit_codes(make_desk) -> None:
+    clean = make_desk()
+    result = invoke("validate", str(clean))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "1 page, 1 claim, 3 sources: 0 errors, 0 warnings\n"
+
+
+BROKEN_PAGE = """\
+---
+title: Broken
+claims:
+  - id: good_claim
+    text: Checks out.
+    stance: neutral
+    sources: [src_a]
+    as_of: 2026-05
+    value: "~2.19"
+    unit: USD/Mtok
+    check: cost_per_mtok
+  - id: bad_claim
+    text: Broken.
+    stance: sideways
+    sources: [src_a]
+    as_of: 2026-05
+---
+"""
+
+
+def test_check_reports_format_errors_and_still_checks_the_rest(make_desk) -> None:
+    root = make_desk({"kb/broken.md": BROKEN_PAGE})
+    result = invoke("check", str(root), "--today", "2026-11-22", "--format", "json")
+    assert result.exit_code == 1
+    assert "kb/broken.md:14: claims[1].stance:" in result.stderr
+    document = json.loads(result.stdout)
+    statuses = {r["claim_id"]: r["status"] for r in document["results"]}
+    assert statuses["good_claim"] == "ok" and "bad_claim" not in statuses
+
+
+MISMATCH_PAGE = """\
+---
+title: Mismatch
+claims:
+  - id: wrong_cost
+    text: Wrong.
+    stance: bear
+    sources: [src_a]
+    as_of: 2026-05
+    value: 5
+    unit: USD/Mtok
+    check: cost_per_mtok
+---
+"""
+
+
+def test_check_exit_code_follows_fail_on(make_desk) -> None:
+    root = make_desk({"kb/m.md": MISMATCH_PAGE})
+    assert invoke("check", str(root), "--today", "2026-11-22").exit_code == 1
+    assert invoke("check", str(root), "--today", "2026-11-22", "--fail-on", "error").exit_code == 0
+    shown = invoke("check", str(root), "--today", "2026-11-22", "--status", "mismatch").stdout.splitlines()
+    assert shown[0].startswith("mismatch  wrong_cost  kb/m.md:4  stated 5 USD/Mtok but recomputed 2.193 USD/Mtok")
+    assert len(shown) == 2  # the claim and the summary line
+    bad = invoke("check", str(root), "--status", "broken")
+    assert bad.exit_code == 2 and "unknown status broken" in bad.output
+
+
+def test_check_fail_on_from_desk_settings(make_desk) -> None:
+    root = make_desk({"kb/m.md": MISMATCH_PAGE, "data/desk.yaml": "fail_on: [error]\n"})
+    assert invoke("check", str(root), "--today", "2026-11-22").exit_code == 0
+
+
+def test_explain_unknown_claim_suggests(make_desk) -> None:
+    root = make_desk()
+    result = invoke("explain", "base_claim_", "--desk", str(root))
+    assert result.exit_code == 2
+    assert "no claim or parameter 'base_claim_' (did you mean 'base_claim'?)" in result.stderr
+
+
+def test_explain_shows_every_step() -> None:
+    output = invoke("explain", "batch8_cost_per_mtok", "--desk", str(REPO), "--today", "2026-11-22").stdout
+    for expected in ("expression: cost_per_mtok", "given: batch = 8",
+                     "batch                        parameter 8 count", "sources: divergent_token_economics",
+                     "result: 1.096e-05 USD/tok (in base units)",
+                     "in the claim's unit: 1.096e-05 USD/tok ÷ 1e-06 = 10.9649 USD/Mtok",
+                     "tolerance: approximate as written: ±0.005 USD/Mtok",
+                     "verdict: ok: recomputed 10.9649 USD/Mtok agrees with the stated ~10.96 USD/Mtok"):
+        assert expected in output, expected
+
+
+def test_model_prints_seed_table_break_even_and_sensitivities() -> None:
+    output = invoke("model", str(REPO)).stdout
+    for expected in ("87.7193 USD/Mtok", "-84.7193 USD/Mtok", "10.9649 USD/Mtok", "-7.9649 USD/Mtok",
+                     "2.193 USD/Mtok", "0.807 USD/Mtok", "123.91 Ttok", "break_even_batch [count]",
+                     "-> 29.2398 count", "d log(quantity) / d log(parameter)"):
+        assert expected in output, expected
+
+
+def _json_ready(value):
+    """YAML values as JSON would carry them: numbers as numbers, dates as text."""
+    if isinstance(value, YamlNumber):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def test_json_schema_validates_the_bundled_pages_and_rejects_mistakes() -> None:
+    schema = json.loads(invoke("schema").stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    pages = 0
+    for rel in page_paths(REPO):
+        text, _ = decode((REPO / rel).read_bytes(), rel)
+        loaded, _ = load_front_matter(text or "", rel)
+        if loaded is not None:
+            errors = list(validator.iter_errors(_json_ready(loaded.data)))
+            assert not errors, (rel, errors[0].message)
+            pages += 1
+    assert pages >= 9
+    bad = {"title": "x", "claims": [{"id": "Bad Id", "text": "t", "stance": "sideways", "sources": [],
+                                      "as_of": "2026-13", "valu": 3}]}
+    assert len(list(validator.iter_errors(bad))) >= 3
+
+
+def test_schema_of_other_files() -> None:
+    for what in ("sources", "model", "settings"):
+        assert json.loads(invoke("schema", "--what", what).stdout)
+
+
+def test_click_commands_are_thin() -> None:
+    """Each command's body stays a thin layer over the library (STYLE.md: 5-15 lines)."""
+    import inspect
+
+    for name in COMMANDS:
+        callback = main.commands[name].callback
+        while hasattr(callback, "__wrapped__"):
+            callback = callback.__wrapped__
+        source = inspect.getsource(callback)
+        body = source.split('"""')[-1]
+        lines = [line for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
+        assert len(lines) <= 25, f"{name} has {len(lines)} lines"

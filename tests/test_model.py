@@ -1,0 +1,82 @@
+"""The shared token-cost model reproduces the seed's table and behaves at its edges."""
+
+from __future__ import annotations
+
+import pytest
+
+from claimdesk.expr import ExprError
+from claimdesk.kb import load_desk
+from claimdesk.model import build_model, sensitivity
+
+from .conftest import REPO, write_desk
+
+
+@pytest.fixture(scope="module")
+def model():
+    built = build_model(load_desk(REPO))
+    assert built.problems == []
+    return built
+
+
+# The seed's own table ("The economics of a token"), to the digits it prints.
+@pytest.mark.parametrize("batch, cost, margin", [(1, 87.72, -84.72), (8, 10.96, -7.96), (40, 2.19, 0.81)])
+def test_seed_table(model, batch: int, cost: float, margin: float) -> None:
+    assert round(model.evaluate("cost_per_mtok", {"batch": batch}), 2) == cost
+    assert round(model.evaluate("margin_per_mtok", {"batch": batch}), 2) == margin
+
+
+def test_tokens_to_repay_capex_at_batch_40(model) -> None:
+    tokens = model.evaluate("tokens_to_repay_capex", {"batch": 40}) * 1e12  # the quantity is in Ttok
+    assert f"{tokens:.2e}" == "1.24e+14"
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_tokens_to_repay_capex_undefined_with_a_loss(model, batch: int) -> None:
+    with pytest.raises(ExprError, match="defined only while margin_per_mtok > 0"):
+        model.evaluate("tokens_to_repay_capex", {"batch": batch})
+
+
+def test_break_even_batch_zeroes_the_margin(model) -> None:
+    batch = model.evaluate("break_even_batch")
+    assert batch == pytest.approx(30 * 1e6 / (3600 * 95 * 3))
+    assert model.evaluate("margin_per_mtok", {"batch": batch}) == pytest.approx(0, abs=1e-12)
+
+
+def test_price_for_target_margin_gives_the_target(model) -> None:
+    price = model.evaluate("price_for_target_margin")
+    assert model.evaluate("gross_margin", {"price_per_mtok": price}) == pytest.approx(60)
+
+
+def test_sensitivities(model) -> None:
+    assert sensitivity(model, "cost_per_mtok", "batch") == pytest.approx(-1)
+    assert sensitivity(model, "cost_per_mtok", "node_cost_per_hour") == pytest.approx(1)
+    assert sensitivity(model, "tokens_to_repay_capex", "training_capex") == pytest.approx(1)
+    assert sensitivity(model, "gpu_hour_cost", "batch") == 0
+
+
+MODEL_HEAD = """\
+title: Broken model
+parameters:
+  - {id: price, text: p, stance: neutral, sources: [src_a], as_of: 2026, value: 3, unit: USD/Mtok}
+  - {id: rate, text: r, stance: neutral, sources: [src_a], as_of: 2026, value: 95, unit: tok/s}
+  - {id: k, text: k, stance: neutral, sources: [src_a], as_of: 2026, value: 2, unit: x}
+quantities:
+"""
+
+
+@pytest.mark.parametrize("quantities, message", [
+    ("  - {id: wrong_unit, text: q, expr: price * rate, unit: '%'}",
+     "quantities[0].unit: wrong_unit is currency/time by its definition but declared in % (dimensionless)"),
+    ("  - {id: loop_a, text: q, expr: loop_b, unit: USD/Mtok}\n  - {id: loop_b, text: q, expr: loop_a, unit: USD/Mtok}",
+     "quantities refer to each other in a cycle: loop_a -> loop_b -> loop_a"),
+    ("  - {id: cubic, text: q, solve_for: k, where: 'k ** 3 = k + 1', unit: x}",
+     "is not a polynomial of degree <= 2 in k"),
+    ("  - {id: two_roots, text: q, solve_for: k, where: 'k ** 2 = 4', unit: x}",
+     "has 2 solutions for k; it needs exactly one"),
+    ("  - {id: unknown, text: q, expr: prise * 2, unit: USD/Mtok}", "unknown name 'prise' (did you mean 'price'?)"),
+])
+def test_model_file_errors_are_located(tmp_path, quantities: str, message: str) -> None:
+    root = write_desk(tmp_path / "desk", {"data/models/token_cost.yaml": None,
+                                         "data/models/broken.yaml": MODEL_HEAD + quantities + "\n"})
+    problems = [str(p) for p in build_model(load_desk(root)).problems]
+    assert any(p.startswith("data/models/broken.yaml:") and message in p for p in problems), problems
