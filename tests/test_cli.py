@@ -13,7 +13,7 @@ from claimdesk.cli import main
 from claimdesk.frontmatter import YamlNumber, decode, load_front_matter
 from claimdesk.kb import page_paths
 
-from .conftest import REPO, write_desk
+from .conftest import REPO
 
 COMMANDS = sorted(main.commands)
 

@@ -225,6 +225,7 @@ class Checker:
         recomputed: dict[str, float] = {}
         relative: dict[str, float] = {}
         dependencies: dict[str, frozenset[str]] = {}
+        claim_dependencies: dict[str, frozenset[str]] = {}
         base = self.model.base_values()
         for claim_id, located in self.claims.items():
             claim = located.claim
@@ -233,6 +234,7 @@ class Checker:
             try:
                 compiled, _ = self.compile(claim)
                 dependencies[claim_id] = compiled.dependencies
+                claim_dependencies[claim_id] = compiled.depends_on_claims
                 values = base if not claim.given else self.model.base_values(claim.given)
                 figure = self.recompute(claim, compiled, values)
             except ExprError as exc:
@@ -240,7 +242,7 @@ class Checker:
                 continue
             recomputed[claim_id] = figure
             findings[claim_id].append(self._compare(claim, figure, relative))
-        self._cycles(findings, dependencies)
+        self._cycles(findings, claim_dependencies)
         self._freshness(findings, dependencies)
         self._conflicts(findings)
         run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
@@ -263,10 +265,8 @@ class Checker:
         return Finding("mismatch", f"stated {value.written} {claim.unit} but recomputed {_fmt(figure)} "
                                    f"{claim.unit}{off}{band}")
 
-    def _cycles(self, findings: dict[str, list[Finding]], dependencies: dict[str, frozenset[str]]) -> None:
-        claim_graph = {c: {d for d in deps if d in self.claims and d not in self.parameter_ids}
-                       for c, deps in dependencies.items()}
-        claim_graph = {c: deps for c, deps in claim_graph.items() if deps}
+    def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
+        claim_graph = {c: deps for c, deps in claim_dependencies.items() if deps}
         for cycle in _find_cycles(claim_graph):
             text = " -> ".join(cycle + [cycle[0]])
             for claim_id in cycle:
@@ -352,12 +352,18 @@ def _sorted(names: frozenset[str] | None) -> tuple[str, ...]:
     return _SORTED[names]
 
 
+_BANDS: dict[float, str] = {}
+
+
 def _band(claim: Claim) -> str:
     assert claim.value is not None
     if claim.tolerance:
         return f", tolerance {claim.tolerance.written}"
     if claim.value.kind == "approx":
-        return f", ±{_fmt(claim.value.band)} as written"
+        band = claim.value.band
+        if band not in _BANDS:  # a handful of distinct bands across a whole desk
+            _BANDS[band] = f", ±{_fmt(band)} as written"
+        return _BANDS[band]
     return ""
 
 
@@ -410,7 +416,7 @@ def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:
     return seen
 
 
-def _find_cycles(graph: dict[str, set[str]]) -> Iterable[list[str]]:
+def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
     """Each elementary cycle once (as strongly connected components of size > 1, or a self-loop)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}

@@ -276,7 +276,8 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
     except yaml.MarkedYAMLError as exc:
         builder.result.fatal = True
         mark = exc.problem_mark or exc.context_mark
-        line = (mark.line if mark else 0) + first_line
+        last_line = max(len(text.rstrip("\n").split("\n")) - 1, 0)  # libyaml may point past the end
+        line = min(mark.line if mark else 0, last_line) + first_line
         problem = str(exc.problem or exc.context or "invalid YAML")
         lines = text.split("\n")
         bad_line = lines[mark.line] if mark and mark.line < len(lines) else ""

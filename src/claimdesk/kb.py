@@ -35,6 +35,9 @@ class PageRecord:
     page: Page | None = None  # None: no front-matter, or front-matter too broken to read
     loaded: Loaded | None = None
     claims: list[tuple[int, Claim]] = field(default_factory=list)  # (index as written, claim): the valid ones
+    # Claims that failed validation, as read: desk-wide rules still look at their id and sources,
+    # so that one run reports every mistake.
+    invalid_claims: list[tuple[int, dict]] = field(default_factory=list)
     body_line: int = 1
     problems: list[Problem] = field(default_factory=list)
 
@@ -51,6 +54,17 @@ class Located:
     path: str
     line: int
     field: str  # claims[3] or parameters[0]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What desk-wide rules need of a claim, read even from a claim that failed validation."""
+
+    path: str
+    field: str  # claims[3] or parameters[0]
+    claim_id: str | None
+    id_line: int
+    sources: list[tuple[str, int]]  # (source id, line)
 
 
 @dataclass
@@ -92,6 +106,28 @@ class Desk:
             for i, claim in record.claims:
                 out.append(Located(claim, record.path, record.loaded.line_of(("claims", i)), f"claims[{i}]"))
         return out
+
+    def references(self) -> Iterator[Reference]:
+        """The id and sources of every claim and parameter, valid or not, with their lines."""
+        documents: list[tuple[str, Loaded, str, list[tuple[int, dict]]]] = []
+        for record in self.pages:
+            if record.loaded is not None and isinstance(record.loaded.data, dict):
+                raw = record.loaded.data.get("claims")
+                if isinstance(raw, list):
+                    documents.append((record.path, record.loaded, "claims", list(enumerate(raw))))
+        for model in self.models:
+            parameters = model.loaded.data.get("parameters") if isinstance(model.loaded.data, dict) else None
+            if isinstance(parameters, list):
+                documents.append((model.path, model.loaded, "parameters", list(enumerate(parameters))))
+        for path, loaded, key, items in documents:
+            for i, raw in items:
+                if not isinstance(raw, dict):
+                    continue
+                claim_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+                listed = raw.get("sources") if isinstance(raw.get("sources"), list) else []
+                sources = [(s, loaded.line_of((key, i, "sources", j))) for j, s in enumerate(listed)
+                           if isinstance(s, str)]
+                yield Reference(path, f"{key}[{i}]", claim_id, loaded.line_of((key, i, "id")), sources)
 
     def parameters(self) -> list[Located]:
         return [Located(p, m.path, line, where) for m in self.models for p, line, where in m.parameter_lines()]
@@ -173,6 +209,8 @@ def load_page(rel: str, raw: bytes, mtime: float = 0.0) -> PageRecord:
             problems += claim_problems
             if claim is not None and not any(p.field.startswith(f"claims[{i}]") for p in loaded.problems):
                 record.claims.append((i, claim))
+            elif isinstance(raw, dict):
+                record.invalid_claims.append((i, raw))
     record.problems.extend(p for p in problems if not loaded.covers(p))
     return record
 

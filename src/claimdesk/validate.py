@@ -32,7 +32,8 @@ def _duplicate_ids(desk: Desk) -> list[Problem]:
     for model in desk.models:
         named += [(p.id, model.path, line, f"{where}.id") for p, line, where in model.parameter_lines()]
         named += [(q.id, model.path, line, f"{where}.id") for q, line, where in model.quantity_lines()]
-    named += [(c.claim.id, c.path, c.line, f"{c.field}.id") for c in desk.claims()]
+    named += [(r.claim_id, r.path, r.id_line, f"{r.field}.id") for r in desk.references()
+              if r.claim_id and r.field.startswith("claims")]
     for name, path, line, field in named:
         if name in first:
             where = f"{first[name][0]}:{first[name][1]}"
@@ -48,11 +49,11 @@ def _source_references(desk: Desk) -> list[Problem]:
         return []  # the file's own error says it all; every citation would be "unknown"
     problems = []
     cited: set[str] = set()
-    for located in desk.claims() + desk.parameters():
-        for i, source_id in enumerate(located.claim.sources):
+    for reference in desk.references():
+        for i, (source_id, line) in enumerate(reference.sources):
             cited.add(source_id)
             if source_id not in desk.sources and source_id not in desk.source_lines:
-                problems.append(Problem(located.path, located.line, f"{located.field}.sources[{i}]",
+                problems.append(Problem(reference.path, line, f"{reference.field}.sources[{i}]",
                                         f"unknown source '{source_id}'{did_you_mean(source_id, desk.sources)}; "
                                         f"sources are listed in {SOURCES_FILE}"))
     for key, source in desk.sources.items():
