@@ -124,7 +124,8 @@ class Desk:
                 if not isinstance(raw, dict):
                     continue
                 claim_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-                listed = raw.get("sources") if isinstance(raw.get("sources"), list) else []
+                listed = raw.get("sources")
+                listed = listed if isinstance(listed, list) else []
                 sources = [(s, loaded.line_of((key, i, "sources", j))) for j, s in enumerate(listed)
                            if isinstance(s, str)]
                 yield Reference(path, f"{key}[{i}]", claim_id, loaded.line_of((key, i, "id")), sources)
