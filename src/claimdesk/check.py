@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sympy
 
@@ -49,8 +50,7 @@ class Compiled:
     dependencies: frozenset[str] = frozenset()  # every parameter and claim the value depends on
 
 
-@dataclass
-class Finding:
+class Finding(NamedTuple):
     status: str
     reason: str
 
@@ -255,7 +255,7 @@ class Checker:
         value = claim.value
         assert value is not None
         error = None
-        if value.kind in ("exact", "approx") and value.low:
+        if value.low and (value.kind == "exact" or value.kind == "approx"):
             error = relative[claim.id] = (figure - value.low) / abs(value.low)
         band = _band(claim)
         if value.admits(figure, claim.tolerance):
@@ -382,11 +382,12 @@ def _agree(first: Claim, second: Claim) -> bool:
 
 
 def _fmt(number: float) -> str:
-    if number == 0:
-        return "0"
-    if abs(number) >= 1e6 or abs(number) < 1e-3:
-        return f"{number:.4g}"
-    return f"{number:.4f}".rstrip("0").rstrip(".") if abs(number) < 100 else f"{number:,.2f}".rstrip("0").rstrip(".")
+    """A figure for people: 4 decimals below 100, 2 with thousands separators below 1e6, else 4 digits."""
+    size = abs(number)
+    if size >= 1e6 or size < 1e-3:
+        return "0" if number == 0 else f"{number:.4g}"
+    text = f"{number:.4f}" if size < 100 else f"{number:,.2f}"
+    return text.rstrip("0").rstrip(".")
 
 
 def _shape(node: Node, symbols: dict[str, str]) -> str:
