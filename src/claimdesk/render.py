@@ -52,16 +52,17 @@ def results_table(run: CheckRun, results: list[Result]) -> str:
 
 def _rich_table(run: CheckRun, results: list[Result]) -> str:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(show_lines=False, expand=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("claim", overflow="fold")
-    table.add_column("where", overflow="fold")
-    table.add_column("reason", ratio=3)
+    table = Table(show_lines=True, expand=True)
+    table.add_column("status", no_wrap=True, min_width=9)
+    table.add_column("claim", overflow="fold", ratio=1)
+    table.add_column("reason", ratio=2)
     for r in results:
-        reason = r.reason + "".join(f"\n[dim]also {a}[/dim]" for a in r.also)
-        table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", r.claim_id, f"{r.path}:{r.line}", reason)
+        reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also)
+        claim = f"{escape(r.claim_id)}\n[dim]{escape(r.path)}:{r.line}[/dim]"
+        table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", claim, reason)
     console = Console(record=True)
     with console.capture() as capture:
         console.print(table)
