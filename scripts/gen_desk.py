@@ -18,6 +18,7 @@ import argparse
 import random
 import sys
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,16 @@ def _number(rng: random.Random, magnitude: float) -> float:
     return round(magnitude * rng.uniform(0.2, 3.0), rng.choice((0, 1, 2)))
 
 
+def _metric_figure(metric: str, magnitude: float) -> float:
+    """The figure every source agrees on for a metric (the same on every run: no salted hash)."""
+    return round(magnitude * (0.2 + (zlib.crc32(metric.encode()) % 1000) / 1000 * 2.8), 2)
+
+
+def _group(page: int) -> int:
+    """Metrics are shared by the claims of nearby pages only: a few claims per metric, as on a real desk."""
+    return page // 200
+
+
 def _fmt(number: float) -> str:
     text = f"{number:.6g}"
     return text if "e" not in text else f"{number:.6e}"
@@ -113,7 +124,7 @@ def _claim(rng: random.Random, page: int, index: int, sources: int, earlier: lis
         figure *= 1.3 if wrong else 1.0
         unit, measure = "USD/Mtok", quantity
         value = f'"~{figure:.2f}"'
-        metric = f"token_model.batch{batch}.{quantity}"
+        metric = f"token_model.batch{batch}.{quantity}.g{_group(page)}"
         text = f"At batch {batch} the node's {quantity.replace('_', ' ')} is about ${figure:.2f}."
         extra += [f"    check: {quantity}", f"    given: {{batch: {batch}}}"]
         as_of = "2026"
@@ -132,19 +143,23 @@ def _claim(rng: random.Random, page: int, index: int, sources: int, earlier: lis
         if tolerance:
             extra.append(f"    tolerance: {tolerance}")
     else:
-        number = _number(rng, magnitude)
+        # 40% measure a shared metric: their sources mostly agree (a wrong one conflicts)
+        metric = f"{topic}.{measure}.g{_group(page)}" if rng.random() < 0.4 else None
+        number = _metric_figure(metric, magnitude) * (1.5 if wrong else 1.0) if metric else _number(rng, magnitude)
         kind = rng.choices(("exact", "approx", "range", "bound"), (45, 30, 15, 10))[0]
         if kind == "exact":
             value, exact = _fmt(number), number
         elif kind == "approx":
             value = f'"~{_fmt(number)}"'
         elif kind == "range":
-            value = f"[{_fmt(number)}, {_fmt(round(number * rng.uniform(1.1, 2.0), 2))}]"
+            low = round(number * 0.9, 2) if metric else number
+            value = f"[{_fmt(low)}, {_fmt(round(number * rng.uniform(1.1, 2.0), 2))}]"
         else:
-            value = f'"{rng.choice((">", ">=", "<", "<="))}{_fmt(number)}"'
+            op = rng.choice((">", ">=", "<", "<="))
+            bound = round(number * (0.8 if op.startswith(">") else 1.2), 2) if metric else number
+            value = f'"{op}{_fmt(bound)}"'
         shown = value.strip('"[]').replace(", ", " to ")
         text = f"{topic.capitalize()}'s {measure.replace('_', ' ')} {rng.choice(VERBS)} {shown} {unit}."
-        metric = f"{topic}.{measure}"
     if len(text) > 60 and rng.random() < 0.5:
         lines += ["    text: >-", f"      {text}", "      The figure is the source's own."]
     else:
@@ -152,7 +167,7 @@ def _claim(rng: random.Random, page: int, index: int, sources: int, earlier: lis
     lines += [f"    stance: {rng.choice(STANCES)}", f"    sources: [{', '.join(cited)}]", f"    as_of: {as_of}"]
     if value is not None:
         lines += [f"    value: {value}", f'    unit: "{unit}"' if unit == "%" else f"    unit: {unit}"]
-        if metric and rng.random() < 0.4:
+        if metric:
             lines.append(f"    metric: {metric}")
     lines += extra
     if rng.random() < 0.1:

@@ -140,35 +140,39 @@ def _statuses(value: str | None) -> list[str] | None:
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--fail-on", metavar="LIST", help="Statuses that make the exit code 1 "
                                                 "(default: data/desk.yaml's fail_on, else mismatch,conflict,error).")
+@click.option("--store", "store_file", type=click.Path(path_type=Path),
+              help="The DuckDB store to record the run in (default: the desk's `store` setting).")
+@click.option("--no-store", is_flag=True, help="Check without touching the store (no ingest, no recorded run).")
 @TODAY_OPTION
 @clean_errors
-def check(path: Path | None, status_filter: str | None, output: str, fail_on: str | None, today: str | None) -> None:
+def check(path: Path | None, status_filter: str | None, output: str, fail_on: str | None,
+          store_file: Path | None, no_store: bool, today: str | None) -> None:
     """Recompute every quantitative claim and give each claim a status with its reason.
 
     Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. Format
     errors (see validate) are printed first, on stderr; the claims that could be read are still
-    checked. Exits 1 when there are format errors or a claim has a status in --fail-on, else 0.
+    checked. The desk is ingested into the store first and the run is recorded there (see
+    history), unless --no-store. Exits 1 when there are format errors or a claim has a status in
+    --fail-on, else 0.
 
     Example: claimdesk check --status mismatch,conflict,stale
     """
-    from .check import check_desk
-    from .kb import load_desk
+    from .job import check_and_record
     from .render import results_json, results_table
-    from .validate import validate_desk
 
-    desk = load_desk(path)
-    errors = [p for p in validate_desk(desk) if p.severity == "error"]
-    for problem in errors:
+    shown, failing = _statuses(status_filter), _statuses(fail_on)
+    outcome = check_and_record(path, store_file, _today(today), record=not no_store)
+    for problem in outcome.errors:
         click.echo(str(problem), err=True)
-    if errors:
-        click.echo(f"{len(errors)} format errors (see claimdesk validate); claims with errors are not checked",
-                   err=True)
-    run = check_desk(desk, _today(today))
-    shown = _statuses(status_filter)
-    results = [r for r in run.results if shown is None or r.status in shown]
-    click.echo(results_json(run, results) if output == "json" else results_table(run, results))
-    failing = _statuses(fail_on) or list(desk.settings.fail_on)
-    sys.exit(1 if errors or any(r.status in failing for r in run.results) else 0)
+    if outcome.errors:
+        click.echo(f"{plural(len(outcome.errors), 'format error')} (see claimdesk validate); "
+                   "claims with errors are not checked", err=True)
+    results = [r for r in outcome.run.results if shown is None or r.status in shown]
+    click.echo(results_json(outcome.run, results) if output == "json" else results_table(outcome.run, results))
+    if outcome.run_id is not None:
+        click.echo(f"recorded as run {outcome.run_id} in {outcome.store}", err=True)
+    failing = failing or list(outcome.desk.settings.fail_on)
+    sys.exit(1 if outcome.errors or any(r.status in failing for r in outcome.run.results) else 0)
 
 
 @main.command()

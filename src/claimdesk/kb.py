@@ -167,18 +167,21 @@ def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
 def page_paths(root: Path) -> list[str]:
     """Desk-relative paths of every Markdown page under kb/, sorted; hidden files skipped,
     links that lead outside kb/ ignored."""
-    kb = (root / "kb").resolve()
+    base = root.resolve()
+    kb_folder = (root / "kb").resolve()
     found = []
-    for folder, dirs, files in os.walk(kb):
+    for folder, dirs, files in os.walk(kb_folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        prefix = Path(folder).relative_to(base).as_posix()
         for name in files:
             if name.endswith(".md") and not name.startswith("."):
-                full = Path(folder) / name
-                try:
-                    full.resolve().relative_to(kb)
-                except ValueError:
-                    continue
-                found.append(full.relative_to(root.resolve()).as_posix())
+                full = os.path.join(folder, name)
+                if os.path.islink(full):  # only a link can lead outside kb/; resolving every file is slow
+                    try:
+                        Path(full).resolve().relative_to(kb_folder)
+                    except ValueError:
+                        continue
+                found.append(f"{prefix}/{name}")
     return sorted(found)
 
 

@@ -10,37 +10,41 @@ How it is kept:
 - `Store.ingest` reads the desk through kb.py with the store as its `PageCache`: a page whose
   content hash is unchanged is rebuilt from the store without YAML parsing or validation, only
   the pages that changed are parsed, and pages that disappeared are removed. When many pages
-  changed (a cold store, a big pull) they are parsed ahead in worker processes.
+  changed (a cold store, a big pull), worker processes parse them while kb.py walks the desk.
 - Every write happens in one DuckDB transaction, so a run that fails or is killed half-way leaves
   the previous store intact; DuckDB's write-ahead log cleans up on the next open.
 - One writer at a time: a writer holds an flock on `<store>.lock`, which names its process id, and
-  a second writer gets "the store ... is in use by process N". Readers open the file read-only;
-  DuckDB lets readers and a writer in at different moments only, so both wait a little for the
-  other to finish before they give up with a clear message.
+  a second writer gets "the store ... is in use by process N". Readers open the file read-only.
+  DuckDB lets a writer or readers hold the file, not both, so each side waits a little for the
+  other, and a writer closes the file between its steps (and during a long parse) to let them in.
 - The store records its schema version and a hash of its DDL. An older store is migrated when a
   writer opens it: the desk's tables are dropped and re-read from kb/ on the next ingest, while
   the history (runs, results) is carried across column by column in the same transaction.
 
-Two choices that look odd and why:
+Three choices that look odd, and why:
 
 - Pages are rebuilt from a compact `marshal`-ed copy of each clean page (internal table
   `page_cache`) rather than from the typed columns: turning 100,000 rows of typed columns into
-  Python values costs seconds, the blob a fraction of that, and the 1-second budget for an
-  incremental ingest plus check leaves no room for the former. The columns stay the public,
-  queryable form; the blob is only ever read by the writer that wrote it, and a blob that does
-  not fit the current code is ignored and the page re-parsed.
+  Python values costs seconds, the copy a fraction of that. The columns stay the public,
+  queryable form; the copy is only read by a writer of this store, and one that does not fit
+  the current parsing code (CACHE_FORMAT) is ignored and the page parsed again.
 - Claims and pages are rebuilt by setting their `__dict__` directly instead of through
   `model_construct`, which costs three times as much: the values were validated when the page
-  was parsed, and the round-trip test (tests/test_store_cache.py) guards the shortcut.
+  was parsed. tests/test_store_cache.py proves the rebuilt desk equal, field by field and type
+  by type, to the parsed one.
+- Python's cycle collector is held back while a desk is built, and what was built is frozen
+  (see `_collector_paused`): otherwise it rescans a million live objects again and again.
 
 This module only stores and reads: it never checks a claim (check.py does) and never renders.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import datetime as dt
 import fcntl
+import gc
 import hashlib
 import marshal
 import multiprocessing
@@ -50,7 +54,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +62,8 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pydantic
 
 from . import __version__, kb
 from .freshness import Period, Threshold
@@ -122,10 +128,15 @@ TABLES: dict[str, Columns] = {
     "results": (("run_id", INTEGER), ("claim_id", VARCHAR), ("path", VARCHAR), ("line", INTEGER),
                 ("status", VARCHAR), ("reason", VARCHAR), ("also", TEXTS), ("stated", VARCHAR),
                 ("recomputed", DOUBLE), ("unit", VARCHAR), ("relative_error", DOUBLE), ("depends_on", TEXTS),
-                ("check_expr", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR), ("value_low", DOUBLE),
+                ("check_expr", VARCHAR), ("kind", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR),
+                ("value_low", DOUBLE),
                 ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
 }
+# What record_run receives from a CheckRun, before the copy of each claim is joined on.
+RESULT_COLUMNS: Columns = tuple(column for column in TABLES["results"] if column[0] in (
+    "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
+    "depends_on", "check_expr", "kind"))
 HISTORY_TABLES = ("runs", "results")  # carried across a rebuild; everything else is re-read from the desk
 INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
@@ -160,14 +171,26 @@ def _ddl() -> list[str]:
 
 SCHEMA_HASH = hashlib.blake2b("\n".join(_ddl()).encode(), digest_size=8).hexdigest()
 
-# The layout of a page_cache blob depends on the models' fields: a change to any of them makes
-# every blob stale, and the pages are parsed again.
+# A page_cache blob is only as good as the code that parsed the page: it depends on the models'
+# fields (its layout) and on every rule that decides what a page parses to. Any change to those
+# modules, or to pydantic, makes every blob stale, and the next ingest parses every page again.
 CLAIM_FIELDS = tuple(Claim.model_fields)
 PAGE_FIELDS = tuple(Page.model_fields)
-CACHE_FORMAT = hashlib.blake2b(repr((
-    1, CLAIM_FIELDS, PAGE_FIELDS, MKDOCS_PAGE_KEYS,
-    *(tuple(f.name for f in dataclasses.fields(kind)) for kind in (Stated, Period, Tolerance, Threshold)),
-)).encode(), digest_size=8).hexdigest()
+PARSING_MODULES = ("kb", "frontmatter", "schema", "values", "units", "freshness", "problems", "expr")
+
+
+def _cache_format() -> str:
+    digest = hashlib.blake2b(repr((
+        3, CLAIM_FIELDS, PAGE_FIELDS, MKDOCS_PAGE_KEYS, pydantic.VERSION,
+        *(tuple(f.name for f in dataclasses.fields(kind)) for kind in (Stated, Period, Tolerance, Threshold)),
+    )).encode(), digest_size=8)
+    for name in PARSING_MODULES:
+        source = Path(__file__).with_name(f"{name}.py")
+        digest.update(source.read_bytes() if source.exists() else name.encode())
+    return digest.hexdigest()
+
+
+CACHE_FORMAT = _cache_format()
 
 
 # -- results of the store's operations -------------------------------------------------------
@@ -176,6 +199,7 @@ class IngestStats:
     store: Path
     pages: int = 0
     parsed: int = 0  # read and validated from the file
+    parsed_ahead: int = 0  # of which by worker processes
     reused: int = 0  # unchanged: rebuilt from the store
     removed: int = 0
     written: int = 0  # pages whose rows were (re)written
@@ -185,6 +209,7 @@ class IngestStats:
     problem_pages: int = 0  # pages stored with problems (their invalid claims left out); see `claimdesk validate`
     seconds: float = 0.0
     desk: kb.Desk | None = field(default=None, repr=False)  # the desk as read, for the checker
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
 
     def summary(self) -> str:
         text = (f"{self.pages} pages ({self.parsed} parsed, {self.reused} unchanged, {self.removed} removed), "
@@ -244,9 +269,14 @@ def store_path(root: Path, settings: DeskSettings | None = None, override: Path 
 
 def open_store(desk: Path | str | None = None, override: Path | str | None = None, *, write: bool = False,
                wait: float | None = None) -> Store:
-    """Open the store of the desk at or above `desk`."""
-    root = kb.find_root(desk)
-    path = store_path(root, override=override)
+    """Open the store of the desk at or above `desk`; a reader given `override` needs no desk."""
+    try:
+        root: Path | None = kb.find_root(desk)
+    except DeskError:
+        if override is None or write:
+            raise
+        root = None
+    path = store_path(root, override=override) if root is not None else Path(override or "").absolute()
     return Store.open(path, write=write, wait=wait, root=root)
 
 
@@ -320,16 +350,20 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock: _WriteLock | None = None
         self._cache: _Cache | None = None
+        self.wait = READ_WAIT_SECONDS  # for the other side (readers or a writer) to close the file
 
     # -- opening and closing --------------------------------------------------------------
     @classmethod
     def open(cls, path: Path | str, *, write: bool = False, wait: float | None = None,
              root: Path | None = None) -> Store:
-        """Open for reading (the default) or for writing. A writer takes the store's lock (waiting
-        `wait` seconds for another writer, default 0) and creates or migrates the file; a reader
-        needs an existing, current store."""
+        """Open for reading (the default) or for writing. A writer takes the store's lock and creates
+        or migrates the file; a reader needs an existing, current store. `wait`: seconds to wait for
+        the other side to close the file (default: a writer does not wait for another writer and
+        waits READ_WAIT_SECONDS for readers; a reader waits READ_WAIT_SECONDS for a writer)."""
         path = Path(path).absolute()
         store = cls(path, write, _label(path, root))
+        if wait is not None:
+            store.wait = wait
         if write:
             path.parent.mkdir(parents=True, exist_ok=True)
             store._lock = _WriteLock(path, store.label)
@@ -342,7 +376,7 @@ class Store:
         else:
             if not path.exists():
                 raise DeskError(f"there is no store at {store.label} yet; run `claimdesk ingest` to build it")
-            con = store._connect(READ_WAIT_SECONDS if wait is None else wait)
+            con = store._connect()
             version, schema_hash = _schema_of(con)
             if (version, schema_hash) != (SCHEMA_VERSION, SCHEMA_HASH):
                 store.close()
@@ -358,14 +392,18 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
+        self._release()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
 
-    def _connect(self, wait: float = READ_WAIT_SECONDS, external_access: bool = False) -> duckdb.DuckDBPyConnection:
+    def _release(self) -> None:
+        """Close the DuckDB file (a writer keeps its lock): between a writer's steps, readers get in."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _connect(self, external_access: bool = False) -> duckdb.DuckDBPyConnection:
         """The connection, opened on first use. DuckDB lets either one writer or any number of
         readers hold the file, so both sides wait for the other a little before giving up."""
         if self._con is not None:
@@ -376,7 +414,7 @@ class Store:
         if not self.write and not external_access:
             # `claimdesk query` runs SQL a person typed: it may read this file and nothing else.
             config.update(enable_external_access=False, lock_configuration=True)
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + self.wait
         while True:
             try:
                 self._con = duckdb.connect(str(self.path), read_only=not self.write, config=config)
@@ -421,25 +459,35 @@ class Store:
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, desk_root: Path | str | None = None, *, rebuild: bool = False) -> IngestStats:
         """Bring the store in line with the desk: parse the pages whose content changed, drop the
-        pages that are gone, rewrite sources and models when their files changed. All or nothing."""
+        pages that are gone, rewrite sources and models when their files changed. All or nothing.
+        `rebuild` re-reads every page (the run history is kept)."""
         self._require_write()
-        started = time.perf_counter()
-        root = kb.find_root(desk_root)
+        with _collector_paused(freeze=True):
+            return self._ingest(kb.find_root(desk_root), rebuild)
+
+    def _ingest(self, root: Path, rebuild: bool) -> IngestStats:
+        clock = _Clock()
         con = self._connect()
         meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
         rebuild = rebuild or meta.get("cache_format") != CACHE_FORMAT  # rows written by other code: redo all
         known = {} if rebuild else _known_pages(con)
         blobs = {} if rebuild else dict(con.execute("SELECT path, record FROM page_cache").fetchall())
         on_disk = _scan_pages(root)
-        prefetched = self._parse_ahead(root, on_disk, known, blobs)
-        self._cache = cache = _Cache(root, known, blobs, on_disk, prefetched)
+        self._cache = cache = _Cache(root, known, blobs, on_disk)
+        clock.lap("open")
         try:
-            desk = kb.load_desk(root, cache=self)
+            with _ParseAhead(cache, _suspects(on_disk, known, blobs)) as ahead:
+                if ahead.pool is not None:
+                    self._release()  # a long parse: readers may use the file meanwhile
+                desk = kb.load_desk(root, cache=self)
         finally:
             self._cache = None
+        clock.lap("load_desk")
         stats = IngestStats(self.path, pages=len(desk.pages), reused=cache.reused,
-                            parsed=len(desk.pages) - cache.reused, desk=desk)
-        changed = [r for r in desk.pages if r.path not in known or known[r.path].content_hash != r.content_hash]
+                            parsed=len(desk.pages) - cache.reused, parsed_ahead=len(cache.from_workers), desk=desk,
+                            phases=clock.laps)
+        changed = [r for r in desk.pages if r.path not in known or known[r.path].content_hash != r.content_hash
+                   or r.path in cache.spoilt]
         changed_paths = {r.path for r in changed}
         gone = sorted(set(known) - {r.path for r in desk.pages})
         touched = [(path, *on_disk[path][1:]) for path in sorted(known.keys() & on_disk.keys() - changed_paths)
@@ -455,17 +503,20 @@ class Store:
                 if rebuild:
                     for table in PAGE_TABLES:
                         con.execute(f"DELETE FROM {table}")
-                self._write_pages(con, changed, gone, on_disk, cache.blobs_made)
-                _insert(con, "touched", "UPDATE pages SET mtime = t.mtime, size = t.size FROM touched t "
-                                        "WHERE pages.path = t.path",
-                        (("path", VARCHAR), ("mtime", TIMESTAMP), ("size", BIGINT)), _columns(touched, 3))
+                _write_pages(con, changed, gone, on_disk, cache.worker_tables, cache.from_workers)
+                _insert(con, "UPDATE pages SET mtime = t.mtime, size = t.size FROM incoming t "
+                             "WHERE pages.path = t.path",
+                        _arrow((("path", VARCHAR), ("mtime", TIMESTAMP), ("size", BIGINT)), touched))
                 if data_hash != meta.get("data_hash") or rebuild:
                     _write_data(con, desk)
                 _set_meta(con, cache_format=CACHE_FORMAT, data_hash=data_hash, desk_root=str(root),
                           last_ingest=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                           claimdesk_version=__version__)
                 _pause_for_tests()
-        stats.seconds = time.perf_counter() - started
+                clock.lap("write")
+            clock.lap("commit")
+        self._release()
+        stats.seconds = clock.total()
         return stats
 
     def lookup(self, path: str, content_hash: str) -> kb.PageRecord | None:
@@ -473,118 +524,64 @@ class Store:
         cache = self._cache
         if cache is None:
             return None
-        blob = cache.prefetched.pop(path, None)
-        if blob is not None and blob[0] == content_hash:
-            if blob[1] is None:
+        if path in cache.pending:
+            cache.collect(cache.pending[path])
+        parsed = cache.prefetched.pop(path, None)
+        if parsed is not None and parsed[0] == content_hash:
+            if parsed[1] is None:
                 return None  # the worker found problems: kb.py reads the page again and reports them
-            cache.blobs_made[path] = blob[1]
-            return _record_from_blob(path, content_hash, cache.mtime(path), blob[1], cache.memo)
+            cache.from_workers.add(path)
+            return _record_from_blob(path, content_hash, cache.mtime(path), parsed[1], cache.memo)
         known = cache.known.get(path)
         stored = cache.blobs.get(path)
         if known is None or stored is None or known.content_hash != content_hash:
             return None
         try:
             record = _record_from_blob(path, content_hash, cache.mtime(path), stored, cache.memo)
-        except (ValueError, TypeError, EOFError, IndexError):  # a blob that does not fit: parse the page
+        except Exception:  # noqa: BLE001 - whatever is wrong with a cached copy, the file is the truth
+            cache.spoilt.add(path)  # parse the page and write it again
             return None
         cache.reused += 1
         return record
 
-    def _parse_ahead(self, root: Path, on_disk: dict[str, tuple[float, int, int]], known: dict[str, _Known],
-                     blobs: dict[str, bytes]) -> dict[str, tuple[str, bytes | None]]:
-        """Parse many changed pages in worker processes before kb.py walks the desk (a cold store
-        or a big pull); a handful is cheaper to parse in line."""
-        suspects = [path for path, (_, mtime_us, size) in on_disk.items()
-                    if path not in known or (known[path].mtime_us, known[path].size) != (mtime_us, size)
-                    or (path not in blobs and known[path].problems == 0)]
-        workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
-        if len(suspects) < PARALLEL_MIN_PAGES or workers < 2:
-            return {}
-        chunks = [suspects[i:i + CHUNK_PAGES] for i in range(0, len(suspects), CHUNK_PAGES)]
-        out: dict[str, tuple[str, bytes | None]] = {}
-        # spawn, not fork: DuckDB's threads are running in this process, and a forked copy of them is unsafe.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for chunk in pool.map(_parse_pages, [str(root)] * len(chunks), chunks):
-                for path, content_hash, blob in chunk:
-                    out[path] = (content_hash, blob)
-        return out
-
-    def _write_pages(self, con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], gone: list[str],
-                     on_disk: dict[str, tuple[float, int, int]], blobs_made: dict[str, bytes]) -> None:
-        removed = [r.path for r in changed] + gone
-        if removed:
-            con.register("removed", pa.table({"path": pa.array(removed, pa.string())}))
-            for table in PAGE_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE path IN (SELECT path FROM removed)")
-            con.unregister("removed")
-        pages: list[tuple[Any, ...]] = []
-        claims: list[tuple[Any, ...]] = []
-        links: list[tuple[Any, ...]] = []
-        cached: list[tuple[Any, ...]] = []
-        for record in changed:
-            blob = blobs_made.get(record.path)
-            content = marshal.loads(blob) if blob is not None else _page_content(record)
-            if blob is None and not record.problems and record.page is not None:
-                try:
-                    blob = marshal.dumps(content)
-                except ValueError:  # a value marshal cannot keep exactly (a date in an MkDocs key): not cached
-                    blob = None
-            header, claim_tuples = content
-            mtime_us, size = on_disk.get(record.path, (0.0, 0, 0))[1:]
-            title, summary, tags = header[:3] if header else (None, None, None)
-            pages.append((record.path, title, summary, tags, record.content_hash, mtime_us, size,
-                          record.body_line, len(claim_tuples), len(record.problems)))
-            for t in claim_tuples:
-                claims.append(_claim_row(record.path, t))
-                links.extend((record.path, t[0], t[3], rank, source) for rank, source in enumerate(t[6]))
-            if blob is not None:
-                cached.append((record.path, record.content_hash, blob))
-        _insert(con, "incoming", "INSERT INTO pages BY NAME SELECT * FROM incoming", TABLES["pages"],
-                _columns(pages, 10))
-        _insert(con, "incoming", "INSERT INTO claims BY NAME SELECT * FROM incoming", TABLES["claims"],
-                _columns(claims, len(TABLES["claims"])))
-        _insert(con, "incoming", "INSERT INTO claim_sources BY NAME SELECT * FROM incoming",
-                TABLES["claim_sources"], _columns(links, 5))
-        _insert(con, "incoming", "INSERT INTO page_cache BY NAME SELECT * FROM incoming", TABLES["page_cache"],
-                _columns(cached, 3))
-
     # -- runs -----------------------------------------------------------------------------
     def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None) -> int:
         """Append a check run and its results; returns the run's id. Each result keeps a copy of its
-        claim's metric, value and as_of as they are now, so history outlives edits and deletions.
-        Times are UTC."""
+        claim's metric, value and as_of as they are now (so ingest first), so that history outlives
+        edits and deletions. Times are UTC."""
         self._require_write()
         finished = _utcnow()
         started = started.astimezone(dt.UTC).replace(tzinfo=None) if started and started.tzinfo \
             else (started or finished)
         counts = run.counts()
-        results = run.results
+        with _collector_paused():
+            rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
+                     r.relative_error, list(r.depends_on), r.check, r.kind) for r in run.results]
+            incoming = _arrow(RESULT_COLUMNS, rows)
+            del rows
         with self._transaction() as con:
             run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, run.today, desk_version, run.model_fingerprint,
-                         len(results), *(counts[s] for s in STATUSES)])
-            columns: Columns = (("claim_id", VARCHAR), ("path", VARCHAR), ("line", INTEGER), ("status", VARCHAR),
-                                ("reason", VARCHAR), ("also", TEXTS), ("stated", VARCHAR), ("recomputed", DOUBLE),
-                                ("unit", VARCHAR), ("relative_error", DOUBLE), ("depends_on", TEXTS),
-                                ("check_expr", VARCHAR))
-            rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
-                     r.relative_error, list(r.depends_on), r.check) for r in results]
-            _insert(con, "checked", f"""
+                         len(run.results), *(counts[s] for s in STATUSES)])
+            # An id written twice is an error of its own; any_value keeps such a result to one row.
+            _insert(con, f"""
                 INSERT INTO results BY NAME
                 SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
                        c.as_of_written, c.as_of_start, c.as_of_end
-                FROM checked r LEFT JOIN (
-                    SELECT * FROM (
-                        SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
-                               as_of_start, as_of_end, line FROM claims
-                        UNION ALL
-                        SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
-                               as_of_start, as_of_end, line FROM parameters)
-                    -- an id written twice on one page is an error of its own; keep one row, not two
-                    QUALIFY row_number() OVER (PARTITION BY path, claim_id ORDER BY line) = 1
-                ) c ON c.path = r.path AND c.claim_id = r.claim_id""",
-                    columns, _columns(rows, len(columns)), always=True)
+                FROM incoming r LEFT JOIN (
+                    SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
+                           any_value(value_low) AS value_low, any_value(value_high) AS value_high,
+                           any_value(as_of_written) AS as_of_written, any_value(as_of_start) AS as_of_start,
+                           any_value(as_of_end) AS as_of_end
+                    FROM (SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
+                                 as_of_start, as_of_end FROM claims
+                          UNION ALL
+                          SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
+                                 as_of_start, as_of_end FROM parameters)
+                    GROUP BY path, claim_id
+                ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
+        self._release()
         return run_id
 
     # -- reading --------------------------------------------------------------------------
@@ -620,11 +617,12 @@ class Store:
             return None
         run_id, started, finished, version, today, fingerprint = row[0]
         results = [Result(claim_id, path, line, status, reason, tuple(also or ()), stated, recomputed, unit,
-                          relative_error, tuple(depends_on or ()), check)
+                          relative_error, tuple(depends_on or ()), check, kind or "claim")
                    for claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error,
-                   depends_on, check in con.execute(
+                   depends_on, check, kind in con.execute(
                        "SELECT claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error, "
-                       "depends_on, check_expr FROM results WHERE run_id = ? ORDER BY path, line", [run_id]).fetchall()]
+                       "depends_on, check_expr, kind FROM results WHERE run_id = ? ORDER BY path, line",
+                       [run_id]).fetchall()]
         return StoredRun(run_id, started, finished, version, CheckRun(today, results, fingerprint or ""))
 
     def history(self, key: str) -> list[HistoryEntry]:
@@ -639,10 +637,13 @@ class Store:
             ORDER BY r.claim_id, r.path, r.run_id""", {"key": key}).fetchall()
         if not rows:
             self._explain_missing(con, key)
+        order = {run_id: i for i, (run_id,) in enumerate(con.execute("SELECT run_id FROM runs ORDER BY run_id")
+                                                         .fetchall())}
         entries: list[HistoryEntry] = []
         for run_id, started, claim_id, path, metric, as_of, stated, recomputed, unit, status, reason in rows:
             last = entries[-1] if entries else None
-            if last and (last.claim_id, last.path, last.as_of, last.stated, last.recomputed, last.status) == \
+            if last and order[run_id] == order[last.last_run] + 1 and \
+                    (last.claim_id, last.path, last.as_of, last.stated, last.recomputed, last.status) == \
                     (claim_id, path, as_of, stated, recomputed, status):
                 entries[-1] = dataclasses.replace(last, last_run=run_id, until=started, reason=reason)
             else:
@@ -696,14 +697,73 @@ class _Cache:
     known: dict[str, _Known]
     blobs: dict[str, bytes]
     on_disk: dict[str, tuple[float, int, int]]  # path -> (st_mtime, mtime in µs, size)
-    prefetched: dict[str, tuple[str, bytes | None]]  # path -> (content hash, blob or None when it has problems)
-    blobs_made: dict[str, bytes] = field(default_factory=dict)  # blobs of changed pages, to store
+    # pages parsed ahead by workers: path -> (content hash, blob or None when it has problems)
+    prefetched: dict[str, tuple[str, bytes | None]] = field(default_factory=dict)
+    pending: dict[str, Future[Any]] = field(default_factory=dict)  # path -> the worker's chunk holding it
+    worker_tables: list[dict[str, pa.Table]] = field(default_factory=list)  # their rows for the page tables
+    from_workers: set[str] = field(default_factory=set)  # pages rebuilt from what a worker parsed
+    spoilt: set[str] = field(default_factory=set)  # pages whose stored copy could not be read
     memo: dict[Any, Any] = field(default_factory=dict)  # shared frozen values: Periods, dates, field sets
     reused: int = 0
 
     def mtime(self, path: str) -> float:
         seen = self.on_disk.get(path)
         return seen[0] if seen else (self.root / path).stat().st_mtime
+
+    def collect(self, chunk: Future[Any]) -> None:
+        """Take in what a worker parsed (waiting for it to finish). Should a worker fail, its pages
+        are simply parsed in line by kb.py."""
+        for path in [path for path, pending in self.pending.items() if pending is chunk]:
+            del self.pending[path]
+        try:
+            pages, tables = chunk.result()
+        except Exception:  # noqa: BLE001 - a dead worker (killed, out of memory) costs time, not the ingest
+            return
+        for path, content_hash, blob in pages:
+            self.prefetched[path] = (content_hash, blob)
+        self.worker_tables.append(tables)
+
+
+def _suspects(on_disk: dict[str, tuple[float, int, int]], known: dict[str, _Known], blobs: dict[str, bytes]) -> list[str]:
+    """Pages that probably changed since the last ingest (new, another mtime or size, no stored copy),
+    in kb.py's reading order."""
+    return sorted(path for path, (_, mtime_us, size) in on_disk.items()
+                  if path not in known or (known[path].mtime_us, known[path].size) != (mtime_us, size)
+                  or (path not in blobs and known[path].problems == 0))
+
+
+class _ParseAhead:
+    """When many pages changed (a cold store, a big pull), worker processes parse them while kb.py
+    walks the desk, reads and hashes the files; `lookup` then waits for the chunk that holds the
+    page it is asked for. A handful of pages is cheaper to parse in line: workers take a second
+    to start."""
+
+    def __init__(self, cache: _Cache, suspects: list[str]):
+        self.cache = cache
+        self.suspects = suspects
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _ParseAhead:
+        affinity = getattr(os, "sched_getaffinity", None)
+        workers = min(len(affinity(0)) if affinity else os.cpu_count() or 1, 8)
+        if len(self.suspects) < PARALLEL_MIN_PAGES or workers < 2:
+            return self
+        # spawn, not fork: DuckDB's threads are running in this process, and a forked copy of them is unsafe.
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        root = str(self.cache.root)
+        for i in range(0, len(self.suspects), CHUNK_PAGES):
+            chunk = self.suspects[i:i + CHUNK_PAGES]
+            future = self.pool.submit(_parse_pages, root, chunk)
+            self.cache.pending.update(dict.fromkeys(chunk, future))
+        return self
+
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if self.pool is None:
+            return
+        if kind is None:  # pages kb.py did not ask for (gone meanwhile): collected, then filtered out
+            for chunk in list(dict.fromkeys(self.cache.pending.values())):
+                self.cache.collect(chunk)
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _known_pages(con: duckdb.DuckDBPyConnection) -> dict[str, _Known]:
@@ -737,63 +797,83 @@ def _scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
     return found
 
 
-def _parse_pages(root: str, paths: list[str]) -> list[tuple[str, str, bytes | None]]:
-    """Worker process: parse pages and return each as (path, content hash, blob or None)."""
-    out: list[tuple[str, str, bytes | None]] = []
-    for rel in paths:
-        try:
-            full = Path(root) / rel
-            if full.stat().st_size > kb.MAX_FILE_BYTES:
-                continue
-            record = kb.load_page(rel, full.read_bytes())
-        except OSError:
-            continue
-        blob = None
-        if not record.problems and record.page is not None:
+def _parse_pages(root: str, paths: list[str]) -> tuple[list[tuple[str, str, bytes | None]], dict[str, pa.Table]]:
+    """Worker process: parse pages. Each comes back as (path, content hash, blob), the blob None
+    when the page has problems (kb.py then reads it again to report them), and the clean pages'
+    rows come back ready for the page tables. Unreadable or oversized files are left out: kb.py
+    reports those."""
+    pages: list[tuple[str, str, bytes | None]] = []
+    rows = _Rows()
+    with _collector_paused():
+        for rel in paths:
             try:
-                blob = marshal.dumps(_page_content(record))
-            except ValueError:
-                blob = None
-        out.append((rel, record.content_hash, blob))
-    return out
+                full = Path(root) / rel
+                st = full.stat()
+                if st.st_size > kb.MAX_FILE_BYTES:
+                    continue
+                record = kb.load_page(rel, full.read_bytes())
+            except OSError:
+                continue
+            blob = None
+            if not record.problems and record.page is not None:
+                content = _page_content(record)
+                try:
+                    blob = marshal.dumps(content)
+                except ValueError:
+                    blob = None
+                if blob is not None:
+                    rows.add(rel, record.content_hash, st.st_mtime_ns // 1000, st.st_size, record, content, blob)
+            pages.append((rel, record.content_hash, blob))
+    return pages, rows.tables()
 
 
-# A page's content as plain values (what marshal keeps exactly):
-#   (header, claims); header = (title, summary, tags, mkdocs keys, fields-set mask, body line)
-#   claim = (position, line, mask, id, text, stance, sources, as_of, value, unit, tolerance, check,
-#            given, metric, attributed_to, review_by, resolves, stale_after, note)
-# dates are ordinals; as_of = (start, end, written); value = (kind, low, high, written, op, band);
-# tolerance = (written, amount, relative); stale_after = None | 'never' | (count, period).
+# A page's content as plain values, which marshal keeps exactly (it refuses str subclasses and
+# anything else it could not give back as the same type): (header, claims) with
+#   header = (the Page's field values in PAGE_FIELDS order, fields-set mask, body line)
+#   claim = (position, line, fields-set mask, the Claim's field values in CLAIM_FIELDS order,
+#            line of its id, lines of its sources)
+# where dates are ordinals, as_of is (start, end, written), value is the Stated's field values,
+# tolerance is (written, amount, relative) and stale_after is None, 'never' or (count, period).
+# Rebuilding then only swaps those few values for objects.
 _EPOCH = dt.date(1970, 1, 1).toordinal()
 _CLAIM_BITS = {name: 1 << i for i, name in enumerate(CLAIM_FIELDS)}
 _PAGE_BITS = {name: 1 << i for i, name in enumerate(PAGE_FIELDS)}
+_STATED_FIELDS = tuple(f.name for f in dataclasses.fields(Stated))
 
 
 def _mask(fields_set: set[str], bits: dict[str, int]) -> int:
     return sum(bits[name] for name in fields_set)
 
 
-def _claim_content(position: int, line: int, claim: Claim) -> tuple[Any, ...]:
+def _stored_fields(claim: Claim) -> dict[str, Any]:
+    """A claim's field values as plain values (see above)."""
     value, tolerance, stale = claim.value, claim.tolerance, claim.stale_after
-    return (position, line, _mask(claim.model_fields_set, _CLAIM_BITS), claim.id, claim.text, claim.stance,
-            list(claim.sources), (claim.as_of.start.toordinal(), claim.as_of.end.toordinal(), claim.as_of.written),
-            None if value is None else (value.kind, value.low, value.high, value.written, value.op, value.band),
-            claim.unit, None if tolerance is None else (tolerance.written, tolerance.amount, tolerance.relative),
-            claim.check, None if claim.given is None else dict(claim.given), claim.metric, claim.attributed_to,
-            claim.review_by.toordinal() if claim.review_by else None,
-            claim.resolves.toordinal() if claim.resolves else None,
-            stale if stale is None or stale == "never" else (stale.count, stale.period), claim.note)
+    return dict(
+        claim.__dict__,
+        sources=list(claim.sources),
+        as_of=(claim.as_of.start.toordinal(), claim.as_of.end.toordinal(), claim.as_of.written),
+        value=None if value is None else tuple(getattr(value, name) for name in _STATED_FIELDS),
+        tolerance=None if tolerance is None else (tolerance.written, tolerance.amount, tolerance.relative),
+        given=None if claim.given is None else dict(claim.given),
+        review_by=claim.review_by.toordinal() if claim.review_by else None,
+        resolves=claim.resolves.toordinal() if claim.resolves else None,
+        stale_after=stale if stale is None or stale == "never" else (stale.count, stale.period))
 
 
 def _page_content(record: kb.PageRecord) -> tuple[Any, ...]:
     page = record.page
     header = None
     if page is not None:
-        extras = {key: getattr(page, key) for key in MKDOCS_PAGE_KEYS if getattr(page, key) is not None}
-        header = (page.title, page.summary, list(page.tags), extras, _mask(page.model_fields_set, _PAGE_BITS),
-                  record.body_line)
+        fields = dict(page.__dict__, tags=list(page.tags), claims=[])
+        header = (tuple(fields[f] for f in PAGE_FIELDS), _mask(page.model_fields_set, _PAGE_BITS), record.body_line)
     lines = record.loaded.line_of if record.loaded else (lambda path: 1)
-    return header, [_claim_content(i, lines(("claims", i)), claim) for i, claim in record.claims]
+    claims = []
+    for i, claim in record.claims:
+        fields = _stored_fields(claim)
+        claims.append((i, lines(("claims", i)), _mask(claim.model_fields_set, _CLAIM_BITS),
+                       tuple(fields[f] for f in CLAIM_FIELDS), lines(("claims", i, "id")),
+                       [lines(("claims", i, "sources", j)) for j in range(len(claim.sources))]))
+    return header, claims
 
 
 _new = object.__new__
@@ -801,45 +881,45 @@ _set = object.__setattr__
 
 
 def _fields_set(mask: int, names: tuple[str, ...], memo: dict[Any, Any]) -> set[str]:
+    """The set of fields a model was given. Claims with the same fields share one set: the models
+    are frozen, so nothing adds to it, and 100,000 copies would cost 50 MB."""
     key = (names, mask)
-    if key not in memo:
-        memo[key] = frozenset(name for i, name in enumerate(names) if mask >> i & 1)
-    return set(memo[key])
+    known = memo.get(key)
+    if known is None:
+        known = memo[key] = {name for i, name in enumerate(names) if mask >> i & 1}
+    return known
 
 
-def _day(ordinal: int | None, memo: dict[Any, Any]) -> dt.date | None:
-    if ordinal is None:
-        return None
+def _day(ordinal: int, memo: dict[Any, Any]) -> dt.date:
     day = memo.get(ordinal)
     if day is None:
         day = memo[ordinal] = dt.date.fromordinal(ordinal)
     return day
 
 
-def _period(as_of: tuple[int, int, str], memo: dict[Any, Any]) -> Period:
+def _claim_from(mask: int, values: tuple[Any, ...], memo: dict[Any, Any]) -> Claim:
+    fields = dict(zip(CLAIM_FIELDS, values))
+    as_of = fields["as_of"]
     period = memo.get(as_of)
-    if period is None:  # frozen: one Period per distinct as_of can be shared by every claim
+    if period is None:  # frozen: one Period per distinct as_of is shared by every claim that has it
         period = memo[as_of] = Period(dt.date.fromordinal(as_of[0]), dt.date.fromordinal(as_of[1]), as_of[2])
-    return period
-
-
-def _claim_from(t: Sequence[Any], memo: dict[Any, Any]) -> Claim:
-    (_, _, mask, claim_id, text, stance, sources, as_of, value, unit, tolerance, check, given, metric,
-     attributed_to, review_by, resolves, stale, note) = t
-    stated = None
+    fields["as_of"] = period
+    value = fields["value"]
     if value is not None:
         stated = _new(Stated)
-        _set(stated, "__dict__", {"kind": value[0], "low": value[1], "high": value[2], "written": value[3],
-                                  "op": value[4], "band": value[5]})
+        _set(stated, "__dict__", dict(zip(_STATED_FIELDS, value)))
+        fields["value"] = stated
+    if fields["tolerance"] is not None:
+        fields["tolerance"] = Tolerance(*fields["tolerance"])
+    if fields["review_by"] is not None:
+        fields["review_by"] = _day(fields["review_by"], memo)
+    if fields["resolves"] is not None:
+        fields["resolves"] = _day(fields["resolves"], memo)
+    stale = fields["stale_after"]
+    if stale is not None and stale != "never":
+        fields["stale_after"] = Threshold(*stale)
     claim = _new(Claim)
-    _set(claim, "__dict__", {
-        "id": claim_id, "text": text, "stance": stance, "sources": sources, "as_of": _period(as_of, memo),
-        "value": stated, "unit": unit,
-        "tolerance": None if tolerance is None else Tolerance(tolerance[0], tolerance[1], tolerance[2]),
-        "check": check, "given": given, "metric": metric, "attributed_to": attributed_to,
-        "review_by": _day(review_by, memo), "resolves": _day(resolves, memo),
-        "stale_after": stale if stale is None or stale == "never" else Threshold(stale[0], stale[1]),
-        "note": note})
+    _set(claim, "__dict__", fields)
     _set(claim, "__pydantic_fields_set__", _fields_set(mask, CLAIM_FIELDS, memo))
     _set(claim, "__pydantic_extra__", None)
     _set(claim, "__pydantic_private__", None)
@@ -848,81 +928,133 @@ def _claim_from(t: Sequence[Any], memo: dict[Any, Any]) -> Claim:
 
 def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,
                       memo: dict[Any, Any]) -> kb.PageRecord:
-    header, claim_tuples = marshal.loads(blob)
-    title, summary, tags, extras, mask, body_line = header
+    (values, mask, body_line), claim_entries = marshal.loads(blob)
     page = _new(Page)
-    _set(page, "__dict__", {"title": title, "summary": summary, "tags": tags, "claims": [],
-                            **{key: extras.get(key) for key in MKDOCS_PAGE_KEYS}})
+    _set(page, "__dict__", dict(zip(PAGE_FIELDS, values)))
     _set(page, "__pydantic_fields_set__", _fields_set(mask, PAGE_FIELDS, memo))
     _set(page, "__pydantic_extra__", None)
     _set(page, "__pydantic_private__", None)
-    # Only the claims' lines are kept: enough for Located.line, which is all that reads them.
-    loaded = Loaded(lines={("claims", t[0]): t[1] for t in claim_tuples})
-    claims = [(t[0], _claim_from(t, memo)) for t in claim_tuples]
-    return kb.PageRecord(path, content_hash, mtime, page, loaded, claims, body_line)
+    # Of the parsed YAML only what is read downstream is kept: each claim's line (Located.line),
+    # and its id and sources with their lines (Desk.references, for the desk-wide rules).
+    lines: dict[tuple[str | int, ...], int] = {}
+    data = []
+    claims = []
+    for position, line, mask, values, id_line, source_lines in claim_entries:
+        claim = _claim_from(mask, values, memo)
+        claims.append((position, claim))
+        data.append({"id": claim.id, "sources": list(claim.sources)})
+        lines[("claims", position)] = line
+        lines[("claims", position, "id")] = id_line
+        for j, source_line in enumerate(source_lines):
+            lines[("claims", position, "sources", j)] = source_line
+    loaded = Loaded(data={"claims": data}, lines=lines)
+    return kb.PageRecord(path, content_hash, mtime, page=page, loaded=loaded, claims=claims, body_line=body_line)
 
 
 # -- rows ------------------------------------------------------------------------------------
-def _claim_row(path: str, t: Sequence[Any]) -> tuple[Any, ...]:
-    (position, line, _, claim_id, text, stance, _, as_of, value, unit, tolerance, check, given, metric,
-     attributed_to, review_by, resolves, stale, note) = t
-    kind, low, high, written, op, band = value if value is not None else (None,) * 6
+class _Rows:
+    """Rows of the page tables, gathered page by page and handed to DuckDB as Arrow tables."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in PAGE_TABLES}
+
+    def add(self, path: str, content_hash: str, mtime_us: int, size: int, record: kb.PageRecord,
+            content: tuple[Any, ...], blob: bytes | None) -> None:
+        header, entries = content
+        page = dict(zip(PAGE_FIELDS, header[0])) if header else {}
+        self.rows["pages"].append((path, page.get("title"), page.get("summary"), page.get("tags"), content_hash,
+                                   mtime_us, size, record.body_line, len(entries), len(record.problems)))
+        claims, links = self.rows["claims"], self.rows["claim_sources"]
+        for position, line, _, values, _, _ in entries:
+            fields = dict(zip(CLAIM_FIELDS, values))
+            claims.append(_claim_row(path, position, line, fields))
+            links.extend((path, position, fields["id"], rank, source) for rank, source in enumerate(fields["sources"]))
+        if blob is not None:
+            self.rows["page_cache"].append((path, content_hash, blob))
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {name: _arrow(TABLES[name], rows) for name, rows in self.rows.items()}
+
+
+def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], gone: list[str],
+                 on_disk: dict[str, tuple[float, int, int]], worker_tables: list[dict[str, pa.Table]],
+                 from_workers: set[str]) -> None:
+    """Replace the rows of the changed pages and delete those of the pages that are gone."""
+    removed = [r.path for r in changed] + gone
+    if removed:
+        con.register("removed", pa.table({"path": pa.array(removed, pa.string())}))
+        for table in PAGE_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE path IN (SELECT path FROM removed)")
+        con.unregister("removed")
+    rows = _Rows()
+    for record in changed:
+        if record.path in from_workers:
+            continue  # a worker made its rows already
+        content = _page_content(record)
+        blob = None
+        if not record.problems and record.page is not None:
+            try:
+                blob = marshal.dumps(content)
+            except ValueError:  # a value marshal cannot give back exactly (a date in an MkDocs key): not cached
+                blob = None
+        mtime_us, size = on_disk.get(record.path, (0.0, 0, 0))[1:]
+        rows.add(record.path, record.content_hash, mtime_us, size, record, content, blob)
+    wanted = pa.array(sorted(from_workers & {r.path for r in changed}), pa.string())
+    for name, table in rows.tables().items():
+        parts = [table] + [t[name].filter(pc.is_in(t[name]["path"], value_set=wanted)) for t in worker_tables]
+        _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", pa.concat_tables(parts))
+
+
+def _claim_row(path: str, position: int, line: int, c: dict[str, Any]) -> tuple[Any, ...]:
+    """A claims (or parameters) row from a claim's stored field values."""
+    value = dict(zip(_STATED_FIELDS, c["value"])) if c["value"] is not None else {}
+    tolerance, stale, given = c["tolerance"], c["stale_after"], c["given"]
     tol_written, tol_amount, tol_relative = tolerance if tolerance is not None else (None,) * 3
     count, period = (None, "never") if stale == "never" else (stale if stale is not None else (None, None))
-    return (path, position, line, claim_id, text, stance, kind, low, high, op, band, written, unit,
-            tol_written, tol_amount, tol_relative, check, None if given is None else list(given.items()), metric,
-            attributed_to, as_of[2], as_of[0] - _EPOCH, as_of[1] - _EPOCH,
-            None if review_by is None else review_by - _EPOCH, None if resolves is None else resolves - _EPOCH,
-            count, period, note)
+    return (path, position, line, c["id"], c["text"], c["stance"], value.get("kind"), value.get("low"),
+            value.get("high"), value.get("op"), value.get("band"), value.get("written"), c["unit"],
+            tol_written, tol_amount, tol_relative, c["check"], None if given is None else list(given.items()),
+            c["metric"], c["attributed_to"], c["as_of"][2], c["as_of"][0] - _EPOCH, c["as_of"][1] - _EPOCH,
+            None if c["review_by"] is None else c["review_by"] - _EPOCH,
+            None if c["resolves"] is None else c["resolves"] - _EPOCH, count, period, c["note"])
 
 
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
+def _arrow(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:
+    values = [list(column) for column in zip(*rows)] if rows else [[] for _ in columns]
+    return pa.table({col: pa.array(vals, ARROW_TYPES[kind]) for (col, kind), vals in zip(columns, values)})
 
 
-def _insert(con: duckdb.DuckDBPyConnection, name: str, sql: str, columns: Columns, values: list[list[Any]],
-            always: bool = False) -> None:
-    """Run `sql` with `values` (one list per column) visible as the table `name`."""
-    if not values or (not values[0] and not always):
+def _insert(con: duckdb.DuckDBPyConnection, sql: str, incoming: pa.Table, always: bool = False) -> None:
+    """Run `sql` with `incoming` visible as the table `incoming` (skipped when it has no rows)."""
+    if not incoming.num_rows and not always:
         return
-    table = pa.table({col: pa.array(vals, ARROW_TYPES[kind]) for (col, kind), vals in zip(columns, values)})
-    con.register(name, table)
+    con.register("incoming", incoming)
     try:
         con.execute(sql)
     finally:
-        con.unregister(name)
+        con.unregister("incoming")
 
 
 def _write_data(con: duckdb.DuckDBPyConnection, desk: kb.Desk) -> None:
     """Sources and the model: small, so rewritten whole whenever one of their files changed."""
     for table in DATA_TABLES:
         con.execute(f"DELETE FROM {table}")
-    sources = [(key, desk.source_lines.get(key), s.title, s.publisher, s.author, s.url, s.published.written,
-                s.published.start.toordinal() - _EPOCH, s.published.end.toordinal() - _EPOCH, s.kind, s.via, s.note)
-               for key, s in desk.sources.items()]
-    _insert(con, "incoming", "INSERT INTO sources BY NAME SELECT * FROM incoming", TABLES["sources"],
-            _columns(sources, len(TABLES["sources"])))
-    models = [(m.path, m.content_hash, m.model.title if m.model else None, m.model.summary if m.model else None,
-               len(m.problems)) for m in desk.models]
-    _insert(con, "incoming", "INSERT INTO models BY NAME SELECT * FROM incoming", TABLES["models"],
-            _columns(models, 5))
-    parameters: list[tuple[Any, ...]] = []
-    links: list[tuple[Any, ...]] = []
-    quantities: list[tuple[Any, ...]] = []
+    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in DATA_TABLES}
+    rows["sources"] = [(key, desk.source_lines.get(key), s.title, s.publisher, s.author, s.url, s.published.written,
+                        s.published.start.toordinal() - _EPOCH, s.published.end.toordinal() - _EPOCH, s.kind, s.via,
+                        s.note) for key, s in desk.sources.items()]
+    rows["models"] = [(m.path, m.content_hash, m.model.title if m.model else None,
+                       m.model.summary if m.model else None, len(m.problems)) for m in desk.models]
     for m in desk.models:
         for i, (parameter, line, _) in enumerate(m.parameter_lines()):
-            t = _claim_content(i, line, parameter)
-            parameters.append(_claim_row(m.path, t))
-            links.extend((m.path, i, parameter.id, rank, source) for rank, source in enumerate(parameter.sources))
+            rows["parameters"].append(_claim_row(m.path, i, line, _stored_fields(parameter)))
+            rows["parameter_sources"].extend((m.path, i, parameter.id, rank, source)
+                                             for rank, source in enumerate(parameter.sources))
         for i, (q, line, _) in enumerate(m.quantity_lines()):
-            quantities.append((m.path, i, line, q.id, q.text, q.unit, q.expr, q.solve_for, q.where, q.requires,
-                               q.note))
-    _insert(con, "incoming", "INSERT INTO parameters BY NAME SELECT * FROM incoming", TABLES["parameters"],
-            _columns(parameters, len(TABLES["parameters"])))
-    _insert(con, "incoming", "INSERT INTO parameter_sources BY NAME SELECT * FROM incoming",
-            TABLES["parameter_sources"], _columns(links, 5))
-    _insert(con, "incoming", "INSERT INTO quantities BY NAME SELECT * FROM incoming", TABLES["quantities"],
-            _columns(quantities, len(TABLES["quantities"])))
+            rows["quantities"].append((m.path, i, line, q.id, q.text, q.unit, q.expr, q.solve_for, q.where,
+                                       q.requires, q.note))
+    for table, table_rows in rows.items():
+        _insert(con, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", _arrow(TABLES[table], table_rows))
 
 
 def _data_fingerprint(root: Path, desk: kb.Desk) -> str:
@@ -985,6 +1117,46 @@ def _set_meta(con: duckdb.DuckDBPyConnection, **values: str) -> None:
 
 
 # -- small helpers ---------------------------------------------------------------------------
+_unfreeze_at_exit = False
+
+
+@contextmanager
+def _collector_paused(freeze: bool = False) -> Iterator[None]:
+    """Hold back Python's cycle collector while a desk's worth of objects is built: with 100,000
+    claims alive it rescans them over and over and triples the time. Nothing built here forms a
+    cycle. With `freeze`, what was built is then moved out of the collector's sight for good
+    (gc.freeze), or the first collections afterwards would still scan it all, costing another
+    second; it is freed by reference counting as usual, and unfrozen at exit so that the
+    interpreter's last collection sees everything."""
+    global _unfreeze_at_exit
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if freeze:
+            gc.freeze()
+            if not _unfreeze_at_exit:
+                atexit.register(gc.unfreeze)
+                _unfreeze_at_exit = True
+        if was_enabled:
+            gc.enable()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self.last
+        self.last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
 def _pause_for_tests() -> None:
     """The crash tests kill a writer here, inside its transaction, to prove the old store survives."""
     marker = os.environ.get(TEST_PAUSE_ENV)
