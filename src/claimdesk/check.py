@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -303,25 +302,33 @@ class Checker:
                 findings[claim_id].append(Finding("stale", f"depends on stale {shown}"))
 
     def _conflicts(self, findings: dict[str, list[Finding]]) -> None:
-        by_metric: dict[str, list[Claim]] = defaultdict(list)
+        """Claims of one metric whose as_of periods overlap must admit a common figure.
+
+        Each claim's admitted interval (in base units) is computed once; within a metric the
+        claims are swept in order of period start, so only overlapping pairs are compared."""
+        by_metric: dict[tuple[str, bool], list[_Span]] = defaultdict(list)
         for located in self.claims.values():
             claim = located.claim
             if claim.metric and claim.value is not None:
-                by_metric[claim.metric].append(claim)
-        for claims in by_metric.values():
-            if len(claims) < 2:
+                by_metric[(claim.metric, bool(claim.resolves))].append(_span(claim))
+        for spans in by_metric.values():
+            if len(spans) < 2:
                 continue
-            for i, first in enumerate(claims):
-                for second in claims[i + 1:]:
-                    if bool(first.resolves) != bool(second.resolves) or not first.as_of.overlaps(second.as_of):
-                        continue
+            spans.sort(key=lambda span: span.start)
+            for i, first in enumerate(spans):
+                for second in spans[i + 1:]:
+                    if second.start > first.end:
+                        break  # sorted by start: no later claim overlaps `first` either
                     if not _agree(first, second):
-                        for this, other in ((first, second), (second, first)):
-                            findings[this.id].append(Finding(
-                                "conflict", f"{other.id} ({self.claims[other.id].path}) states {other.metric} as "
-                                            f"{other.value.written if other.value else ''} {other.unit} for "
-                                            f"{other.as_of}, this claim {this.value.written if this.value else ''} "
-                                            f"{this.unit} for {this.as_of}"))
+                        self._conflict(findings, first.claim, second.claim)
+                        self._conflict(findings, second.claim, first.claim)
+
+    def _conflict(self, findings: dict[str, list[Finding]], this: Claim, other: Claim) -> None:
+        assert this.value is not None and other.value is not None
+        findings[this.id].append(Finding(
+            "conflict", f"{other.id} ({self.claims[other.id].path}) states {other.metric} as "
+                        f"{other.value.written} {other.unit} for {other.as_of}, this claim "
+                        f"{this.value.written} {this.unit} for {this.as_of}"))
 
     def _result(self, located: Located, findings: list[Finding] | None, recomputed: float | None,
                 relative_error: float | None, dependencies: frozenset[str] | None) -> Result:
@@ -367,18 +374,30 @@ def _band(claim: Claim) -> str:
     return ""
 
 
-def _agree(first: Claim, second: Claim) -> bool:
+@dataclass(slots=True)
+class _Span:
+    """What conflict detection needs of a claim: its period and the figures it admits."""
+
+    claim: Claim
+    start: dt.date
+    end: dt.date
+    low: float  # in base units
+    high: float
+    strict: bool  # an open bound (> or <): touching ends do not agree
+
+
+def _span(claim: Claim) -> _Span:
+    assert claim.value is not None
+    low, high = claim.value.interval(claim.tolerance)
+    factor = parse_unit(claim.unit or "").factor
+    strict = claim.value.kind == "bound" and claim.value.op in (">", "<") and claim.tolerance is None
+    return _Span(claim, claim.as_of.start, claim.as_of.end, low * factor, high * factor, strict)
+
+
+def _agree(first: _Span, second: _Span) -> bool:
     """Do two values of one metric admit a common figure (in base units, with tolerances)?"""
-    assert first.value is not None and second.value is not None
-    low_a, high_a = first.value.interval(first.tolerance)
-    low_b, high_b = second.value.interval(second.tolerance)
-    unit_a, unit_b = parse_unit(first.unit or ""), parse_unit(second.unit or "")
-    low_a, high_a = low_a * unit_a.factor, high_a * unit_a.factor
-    low_b, high_b = low_b * unit_b.factor, high_b * unit_b.factor
-    if first.value.kind == "bound" and first.value.op in (">", "<") or \
-            second.value.kind == "bound" and second.value.op in (">", "<"):
-        return max(low_a, low_b) < min(high_a, high_b) or math.isinf(max(low_a, low_b))
-    return max(low_a, low_b) <= min(high_a, high_b)
+    low, high = max(first.low, second.low), min(first.high, second.high)
+    return low < high if first.strict or second.strict else low <= high
 
 
 def _fmt(number: float) -> str:
