@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import random
 import sys
 import tempfile
@@ -29,21 +28,15 @@ from claimdesk.kb import load_desk
 from claimdesk.model import build_model
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # scripts/ is not a package; its generator is imported by path
+import gen_desk  # noqa: E402
+
 TODAY = dt.date(2026, 11, 22)
-
-
-def _gen_desk_module():
-    spec = importlib.util.spec_from_file_location("gen_desk", HERE / "gen_desk.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_desk"] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 def model_only_desk(root: Path, claims: int, per_page: int = 50) -> Path:
     """A desk whose every claim is `check: <quantity>` with `given: {batch: N}`."""
-    gen = _gen_desk_module()
+    gen = gen_desk
     gen.generate_desk(root, 1, 1)  # sources and the model
     for path in (root / "kb").rglob("*.md"):
         path.unlink()
@@ -125,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claims", type=int, default=100_000)
     parser.add_argument("--sample", type=int, default=300, help="claims timed the naive way")
     args = parser.parse_args(argv)
-    gen = _gen_desk_module()
+    gen = gen_desk
     with tempfile.TemporaryDirectory() as tmp:
         mixed = gen.generate_desk(Path(tmp) / "mixed", args.claims // 10, 10)
         measure("mixed desk", mixed, args.sample)

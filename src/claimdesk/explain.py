@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from .check import Checker, _fmt
-from .expr import BinOp, Call, ExprError, Neg, Node, Num, Ref, refs
+from .expr import ExprError, Ref, refs, render
 from .kb import Desk
 from .problems import DeskError, did_you_mean
 from .results import Result
@@ -73,7 +73,7 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         item = _input(checker, ref, claim.given or {})
         explanation.inputs.append(item)
         shown[ref.key] = f"{_fmt(item.value)} {item.unit}" if item.value is not None else ref.key
-    explanation.substituted = _substitute(compiled.node, shown)
+    explanation.substituted = render(compiled.node, lambda ref: f"({shown[ref.key]})")
     try:
         recomputed = checker.recompute(claim, compiled, dict(values))
     except ExprError as exc:
@@ -117,22 +117,6 @@ def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
     assert claim.value is not None
     return Input(ref.key, "claim", claim.value.part(ref.part), claim.unit or "", f"{located.path}:{located.line}", list(claim.sources),
                  f"stated {claim.value.written} {claim.unit}, as of {claim.as_of}")
-
-
-def _substitute(node: Node, shown: dict[str, str]) -> str:
-    if isinstance(node, Num):
-        return node.text
-    if isinstance(node, Ref):
-        return f"({shown[node.key]})"
-    if isinstance(node, Neg):
-        return f"-{_substitute(node.operand, shown)}"
-    if isinstance(node, BinOp):
-        def side(child: Node) -> str:
-            text = _substitute(child, shown)
-            return f"({text})" if isinstance(child, BinOp) else text
-        return f"{side(node.left)} {node.op} {side(node.right)}"
-    assert isinstance(node, Call)
-    return f"{node.name}({', '.join(_substitute(a, shown) for a in node.args)})"
 
 
 def _tolerance(checker: Checker, claim_id: str) -> str | None:

@@ -304,18 +304,19 @@ def _power(base: Dims, exponent: float) -> Dims:
     return (int(scaled[0]), int(scaled[1]), int(scaled[2]))
 
 
-def render(node: Node) -> str:
-    """The expression written back as text (fully parenthesised where it matters)."""
+def render(node: Node, name: Callable[[Ref], str] = lambda ref: ref.key) -> str:
+    """The expression written back as text (parenthesised where it matters); `name` writes each
+    reference (explain uses it to show the numbers in place of the names)."""
     if isinstance(node, Num):
         return node.text
     if isinstance(node, Ref):
-        return node.key
+        return name(node)
     if isinstance(node, Neg):
-        return f"-{_wrap(node.operand)}"
+        return f"-{_wrap(node.operand, name)}"
     if isinstance(node, BinOp):
-        return f"{_wrap(node.left)} {node.op} {_wrap(node.right)}"
-    return f"{node.name}({', '.join(render(a) for a in node.args)})"
+        return f"{_wrap(node.left, name)} {node.op} {_wrap(node.right, name)}"
+    return f"{node.name}({', '.join(render(a, name) for a in node.args)})"
 
 
-def _wrap(node: Node) -> str:
-    return f"({render(node)})" if isinstance(node, BinOp) else render(node)
+def _wrap(node: Node, name: Callable[[Ref], str]) -> str:
+    return f"({render(node, name)})" if isinstance(node, BinOp) else render(node, name)

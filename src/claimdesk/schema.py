@@ -100,6 +100,8 @@ def _number(raw: Any) -> float:
         return float(raw.value)
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return float(raw)
+    if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?[0-9.]+(e[-+]?[0-9]+)?\s*", raw, re.IGNORECASE):
+        raise ValueError(f"expected a number, got the text '{raw}' (write it without quotes)")
     raise ValueError(f"expected a number, got {raw!r}")
 
 
