@@ -188,3 +188,9 @@ def test_click_commands_are_thin() -> None:
         body = source.split('"""')[-1]
         lines = [line for line in body.splitlines() if line.strip() and not line.strip().startswith("#")]
         assert len(lines) <= 25, f"{name} has {len(lines)} lines"
+
+
+def test_a_path_that_does_not_exist_is_a_clean_error(make_desk) -> None:
+    root = make_desk()
+    result = invoke("validate", str(root / "kb" / "typo.md"))
+    assert result.exit_code == 2 and "no such file or folder" in result.stderr

@@ -140,6 +140,8 @@ class Desk:
 
 def find_root(start: Path | str | None = None) -> Path:
     """The desk folder: `start` itself or its nearest parent that holds kb/."""
+    if start is not None and not Path(start).exists():
+        raise DeskError(f"no such file or folder: {start}")
     here = Path(start or os.getcwd()).resolve()
     if here.is_file():
         here = here.parent
@@ -167,12 +169,13 @@ def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
 def page_paths(root: Path) -> list[str]:
     """Desk-relative paths of every Markdown page under kb/, sorted; hidden files skipped,
     links that lead outside kb/ ignored."""
-    base = root.resolve()
     kb_folder = (root / "kb").resolve()
     found = []
     for folder, dirs, files in os.walk(kb_folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        prefix = Path(folder).relative_to(base).as_posix()
+        # Named from kb/ even when kb/ itself is a link to a folder elsewhere.
+        inside = Path(folder).relative_to(kb_folder).as_posix()
+        prefix = "kb" if inside == "." else f"kb/{inside}"
         for name in files:
             if name.endswith(".md") and not name.startswith("."):
                 full = os.path.join(folder, name)
