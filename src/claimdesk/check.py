@@ -24,14 +24,14 @@ from typing import NamedTuple
 
 import sympy
 
-from .expr import ExprError, Node, Ref, dims_of, parse, refs, render, to_sympy
+from .expr import ExprError, Node, Ref, dims_of, parse, refs, to_sympy
 from .freshness import Threshold
 from .kb import Desk, Located
 from .model import Condition, Model, build_model, compile_expression, evaluate
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
-from .units import Unit, describe_dims, parse_unit
+from .units import describe_dims, parse_unit
 
 
 @dataclass
@@ -43,7 +43,6 @@ class Compiled:
     claim_refs: dict[str, Ref]  # placeholder symbol name -> the claim part it stands for
     conditions: list[Condition]
     dims: tuple[int, int, int]
-    model_names: list[str]  # parameters and quantities the expression names
     parameters_used: set[str]  # every parameter the value depends on (through quantities too)
     depends_on_claims: frozenset[str] = frozenset()
     dependencies: frozenset[str] = frozenset()  # every parameter and claim the value depends on
@@ -67,7 +66,6 @@ class Checker:
         self.parameter_ids = {p.claim.id for p in desk.parameters()}
         self._shapes: dict[str, Compiled] = {}
         self._by_text: dict[str, tuple[Compiled, dict[str, str]] | ExprError] = {}
-        self._condition_functions: dict[int, tuple] = {}
 
     # -- compiling -------------------------------------------------------------------------
     def compile(self, claim: Claim) -> tuple[Compiled, dict[str, str]]:
@@ -111,20 +109,16 @@ class Checker:
         dims = dims_of(node, lambda r: self._dims(by_key[r.key]))
         claim_refs = {s: by_key[k] for s, k in placeholders.items()}
         claims_named = frozenset(r.name for r in claim_refs.values())
-        return Compiled(node, compiled.function, claim_refs, compiled.conditions, dims, compiled.model_names,
+        return Compiled(node, compiled.function, claim_refs, compiled.conditions, dims,
                         compiled.parameters_used, claims_named,
                         frozenset(compiled.parameters_used) | claims_named), placeholders
 
     def _compile_shape(self, node: Node, placeholders: dict[str, str]) -> Compiled:
         symbol_of_key = {ref_key: symbol for symbol, ref_key in placeholders.items()}
         conditions: list[Condition] = []
-        model_names = []
         for ref in refs(node):
             if ref.name in self.model.quantities:
-                model_names.append(ref.name)
                 conditions += [c for c in self.model.quantities[ref.name].conditions if c not in conditions]
-            elif ref.name in self.model.parameters:
-                model_names.append(ref.name)
 
         def symbol(ref: Ref) -> sympy.Expr:
             if ref.key in symbol_of_key:
@@ -138,7 +132,7 @@ class Checker:
         parameters_used = {name for name in function[1] if name in self.model.parameters}
         for condition in conditions:
             parameters_used |= {s.name for s in condition.left.free_symbols | condition.right.free_symbols}
-        return Compiled(node, function, {}, conditions, (0, 0, 0), model_names, parameters_used)
+        return Compiled(node, function, {}, conditions, (0, 0, 0), parameters_used)
 
     def _validate_ref(self, ref: Ref) -> None:
         name = ref.name
@@ -183,24 +177,12 @@ class Checker:
             raise ExprError(f"the check gives {describe_dims(compiled.dims)} but the claim is stated in "
                             f"{unit} ({unit.dimension})")
         for condition in compiled.conditions:
-            self._check_condition(condition, values)
+            condition.check(values)
         if compiled.claim_refs:
             values = dict(values)
             for symbol, ref in compiled.claim_refs.items():
                 values[symbol] = self.claim_value(ref)
         return evaluate(compiled.function, values) / unit.factor
-
-    def _check_condition(self, condition: Condition, values: dict[str, float]) -> None:
-        functions = self._condition_functions.get(id(condition))
-        if functions is None:
-            functions = (compile_expression(condition.left), compile_expression(condition.right))
-            self._condition_functions[id(condition)] = functions
-        left, right = evaluate(functions[0], values), evaluate(functions[1], values)
-        holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[condition.op]
-        if not holds:
-            shown = f"{condition.unit.from_base(left):.4g} {condition.unit}" if condition.unit else f"{left:.4g}"
-            raise ExprError(f"{condition.quantity} is defined only while {condition.text}, but "
-                            f"{render(condition.left_node)} = {shown}")
 
     def values_for(self, claim: Claim) -> dict[str, float]:
         return self.model.base_values(claim.given)
@@ -488,5 +470,3 @@ def check_desk(desk: Desk, today: dt.date | None = None) -> CheckRun:
     """Check every claim of the desk as of `today` (default: the real today)."""
     return Checker(desk, today).run()
 
-
-__all__ = ["Checker", "check_desk", "Unit"]

@@ -25,7 +25,7 @@ from .expr import ExprError, Node, Num, Ref, dims_of, parse, parse_condition, pa
 from .kb import Desk
 from .problems import Problem, did_you_mean
 from .schema import Parameter, Quantity
-from .units import DIMENSIONLESS, Dims, Unit, describe_dims, parse_unit
+from .units import Dims, Unit, describe_dims, parse_unit
 
 MAX_DEGREE = 2
 
@@ -51,6 +51,18 @@ class Condition:
     right: sympy.Expr
     left_node: Node
     unit: Unit | None  # unit to show the left side in, when it is a single quantity
+    _compiled: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
+
+    def check(self, values: dict[str, float]) -> None:
+        """Raise ExprError naming the condition and the offending value when it does not hold."""
+        if self._compiled is None:
+            self._compiled = (compile_expression(self.left), compile_expression(self.right))
+        left, right = evaluate(self._compiled[0], values), evaluate(self._compiled[1], values)
+        holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[self.op]
+        if not holds:
+            shown = f"{self.unit.from_base(left):.4g} {self.unit}" if self.unit else f"{left:.4g}"
+            raise ExprError(f"{self.quantity} is defined only while {self.text}, but "
+                            f"{render(self.left_node)} = {shown}")
 
 
 @dataclass
@@ -110,7 +122,7 @@ class Model:
             return self.parameters[name].unit.from_base(values[name])
         info = self.quantities[name]
         for condition in info.conditions:
-            check_condition(condition, values)
+            condition.check(values)
         return info.unit.from_base(evaluate(self.function(name, info.expr), values))
 
     def function(self, key: str, expression: sympy.Expr) -> tuple[Callable[..., float], list[str]]:
@@ -144,17 +156,6 @@ def evaluate(compiled: tuple[Callable[..., float], list[str]], values: dict[str,
     if not math.isfinite(result):
         raise ExprError("the result is not a finite number (a division by zero?)")
     return result
-
-
-def check_condition(condition: Condition, values: dict[str, float]) -> None:
-    """Raise ExprError naming the condition and the offending value when it does not hold."""
-    left = evaluate(compile_expression(condition.left), values)
-    right = evaluate(compile_expression(condition.right), values)
-    holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[condition.op]
-    if not holds:
-        shown = f"{condition.unit.from_base(left):.6g} {condition.unit}" if condition.unit else f"{left:.6g}"
-        raise ExprError(f"{condition.quantity} is defined only while {condition.text}, but "
-                        f"{render(condition.left_node)} = {shown}")
 
 
 def build_model(desk: Desk) -> Model:
@@ -315,5 +316,3 @@ def sensitivity(model: Model, quantity: str, parameter: str) -> float | None:
     except ExprError:
         return None
 
-
-__all__ = ["Model", "build_model", "sensitivity", "DIMENSIONLESS"]
