@@ -80,3 +80,13 @@ def test_model_file_errors_are_located(tmp_path, quantities: str, message: str) 
                                          "data/models/broken.yaml": MODEL_HEAD + quantities + "\n"})
     problems = [str(p) for p in build_model(load_desk(root)).problems]
     assert any(p.startswith("data/models/broken.yaml:") and message in p for p in problems), problems
+
+
+def test_exponentially_nesting_quantities_are_refused(tmp_path) -> None:
+    chain = ["  - {id: q0, text: q, expr: k, unit: x}"]
+    chain += [f"  - {{id: q{i}, text: q, expr: q{i - 1} * (q{i - 1} + 1), unit: x}}" for i in range(1, 40)]
+    root = write_desk(tmp_path / "desk", {"data/models/token_cost.yaml": None,
+                                         "data/models/broken.yaml": MODEL_HEAD + "\n".join(chain) + "\n"})
+    model = build_model(load_desk(root))
+    assert any("has more than 5000 parts" in str(p) for p in model.problems)
+    assert "q5" in model.quantities  # the small ones still compile

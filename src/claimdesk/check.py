@@ -27,7 +27,7 @@ import sympy
 from .expr import ExprError, Node, Ref, dims_of, parse, refs, to_sympy
 from .freshness import Threshold
 from .kb import Desk, Located
-from .model import Condition, Model, build_model, compile_expression, evaluate
+from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, compile_expression, evaluate, too_large
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
@@ -126,6 +126,9 @@ class Checker:
             return self.model.expression(ref.name)
 
         expression = to_sympy(node, symbol)
+        if too_large(expression, 4 * MAX_EXPANDED_NODES):
+            raise ExprError(f"expanded over the model's parameters the check has more than "
+                            f"{4 * MAX_EXPANDED_NODES} parts; split it into claims")
         if expression.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise ExprError("division by zero")
         function = compile_expression(expression)

@@ -28,6 +28,9 @@ from .schema import Parameter, Quantity
 from .units import Dims, Unit, describe_dims, parse_unit
 
 MAX_DEGREE = 2
+# Quantities are expanded over the parameters; a chain like q2 = q1 * (q1 + 1), q3 = q2 * (q2 + 1)
+# doubles at every step, so each expansion is measured before the next one builds on it.
+MAX_EXPANDED_NODES = 5000
 
 
 @dataclass
@@ -257,6 +260,9 @@ class _Compiler:
             assert quantity.solve_for and quantity.where
             expression, dims, conditions, uses = self.solve(quantity)
             definition = f"{quantity.solve_for} where {quantity.where}"
+        if too_large(expression):
+            raise ExprError(f"expanded over the parameters, {name} has more than {MAX_EXPANDED_NODES} parts; "
+                            "quantities that nest each other this deeply are refused")
         if dims != unit.dims:
             self.fail(name, "unit", f"{name} is {describe_dims(dims)} by its definition but declared in "
                                     f"{unit} ({unit.dimension})")
@@ -297,6 +303,14 @@ class _Compiler:
             raise ExprError(f"'{quantity.where}' has {len(solutions)} solutions for {unknown}; it needs exactly one")
         uses = [r.name for r in refs(left_node) + refs(right_node)]
         return solutions[0], self.parameters[unknown].unit.dims, conditions + more, uses
+
+
+def too_large(expression: sympy.Expr, limit: int = MAX_EXPANDED_NODES) -> bool:
+    """Does the expression tree have more than `limit` nodes? Stops counting at the limit."""
+    for count, _ in enumerate(sympy.preorder_traversal(expression)):
+        if count >= limit:
+            return True
+    return False
 
 
 def _is_zero(node: Node) -> bool:
