@@ -34,6 +34,9 @@ from .schema import Claim
 from .units import describe_dims, parse_unit
 
 
+MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
+
+
 @dataclass
 class Compiled:
     """One check expression, resolved against the desk and compiled."""
@@ -296,6 +299,8 @@ class Checker:
             claim = located.claim
             if claim.metric and claim.value is not None:
                 by_metric[(claim.metric, bool(claim.resolves))].append(_span(claim))
+        unnamed: dict[str, int] = defaultdict(int)  # conflicts beyond the ones named, per claim
+        named: dict[str, int] = defaultdict(int)
         for spans in by_metric.values():
             if len(spans) < 2:
                 continue
@@ -305,8 +310,15 @@ class Checker:
                     if second.start > first.end:
                         break  # sorted by start: no later claim overlaps `first` either
                     if not _agree(first, second):
-                        self._conflict(findings, first.claim, second.claim)
-                        self._conflict(findings, second.claim, first.claim)
+                        for this, other in ((first.claim, second.claim), (second.claim, first.claim)):
+                            if named[this.id] < MAX_NAMED_CONFLICTS:
+                                named[this.id] += 1
+                                self._conflict(findings, this, other)
+                            else:
+                                unnamed[this.id] += 1
+        for claim_id, count in unnamed.items():
+            metric = self.claims[claim_id].claim.metric
+            findings[claim_id].append(Finding("conflict", f"and {count} more claims of {metric} disagree with it"))
 
     def _conflict(self, findings: dict[str, list[Finding]], this: Claim, other: Claim) -> None:
         assert this.value is not None and other.value is not None
