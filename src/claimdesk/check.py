@@ -33,7 +33,6 @@ from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
 from .units import describe_dims, parse_unit
 
-
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
 
 
