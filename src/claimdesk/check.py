@@ -336,7 +336,7 @@ class Checker:
         elif len(findings) > 1:
             findings = sorted(findings, key=lambda f: SEVERITY[f.status])
         top = findings[0]
-        also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
+        also = tuple(f"{f.status}: {f.reason}" for f in findings[1:]) if len(findings) > 1 else ()
         return Result(claim.id, located.path, located.line, top.status, top.reason, also,
                       f"{claim.value.written} {claim.unit}" if claim.value is not None else None,
                       recomputed, claim.unit, relative_error, _sorted(dependencies), claim.check,

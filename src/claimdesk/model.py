@@ -149,7 +149,7 @@ def compile_expression(expression: sympy.Expr) -> tuple[Callable[..., float], li
 def evaluate(compiled: tuple[Callable[..., float], list[str]], values: dict[str, float]) -> float:
     function, names = compiled
     try:
-        result = float(function(*(values[n] for n in names)))
+        result = float(function(*[values[n] for n in names]))
     except ZeroDivisionError:
         raise ExprError("division by zero") from None
     except (OverflowError, ValueError) as exc:
