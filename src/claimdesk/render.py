@@ -16,7 +16,7 @@ from .check import _fmt
 from .explain import Explanation, Input
 from .expr import ExprError
 from .model import Model, sensitivity
-from .results import CheckRun, Result
+from .results import SEVERITY, CheckRun, Result
 from .schema import STATUSES
 
 STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "stale": "yellow", "due": "cyan",
@@ -40,6 +40,8 @@ def _is_terminal() -> bool:
 
 
 def results_table(run: CheckRun, results: list[Result]) -> str:
+    """Most severe first, then in desk order, so the findings lead and `ok` trails."""
+    results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
     if _is_terminal():
         return _rich_table(run, results)
     lines = []
