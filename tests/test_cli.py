@@ -194,3 +194,49 @@ def test_a_path_that_does_not_exist_is_a_clean_error(make_desk) -> None:
     root = make_desk()
     result = invoke("validate", str(root / "kb" / "typo.md"))
     assert result.exit_code == 2 and "no such file or folder" in result.stderr
+
+
+ERROR_PAGE = """\
+---
+title: Errors
+claims:
+  - id: typo_check
+    text: A check with a typo.
+    stance: bear
+    sources: [src_a]
+    as_of: 2026-05
+    value: 2
+    unit: USD/Mtok
+    check: cost_per_mtk
+  - id: loss_repay
+    text: Repaying at a loss.
+    stance: bear
+    sources: [src_a]
+    as_of: 2026-05
+    value: 1
+    unit: Ttok
+    check: tokens_to_repay_capex
+    given: {batch: 8}
+---
+"""
+
+
+def test_explain_says_why_a_check_cannot_be_computed(make_desk) -> None:
+    root = make_desk({"kb/e.md": ERROR_PAGE})
+    typo = invoke("explain", "typo_check", "--desk", str(root), "--today", "2026-11-22").stdout
+    assert "cannot compute: unknown name 'cost_per_mtk' (did you mean 'cost_per_mtok'?)" in typo
+    assert "verdict: error:" in typo
+    loss = invoke("explain", "loss_repay", "--desk", str(root), "--today", "2026-11-22").stdout
+    assert "batch                        parameter 8 count" in loss
+    assert "cannot compute: tokens_to_repay_capex is defined only while margin_per_mtok > 0, but " \
+           "margin_per_mtok = -7.965 USD/Mtok" in loss
+    qualitative = invoke("explain", "base_claim", "--desk", str(root)).stdout
+    assert "no check: this claim is not recomputed" in qualitative and "verdict: unchecked: no check" in qualitative
+
+
+def test_model_with_problems_exits_1(make_desk) -> None:
+    broken = (REPO / "data" / "models" / "token_cost.yaml").read_text(encoding="utf-8").replace(
+        "expr: node_cost_per_hour / tokens_per_hour", "expr: node_cost_per_hour / tokens_per_hour / 0 ** 1 + x")
+    root = make_desk({"data/models/token_cost.yaml": broken})
+    result = invoke("model", str(root))
+    assert result.exit_code == 1 and "quantities[1].expr: unknown name 'x'" in result.stderr

@@ -90,3 +90,14 @@ def test_exponentially_nesting_quantities_are_refused(tmp_path) -> None:
     model = build_model(load_desk(root))
     assert any("has more than 5000 parts" in str(p) for p in model.problems)
     assert "q5" in model.quantities  # the small ones still compile
+
+
+def test_table_names_are_checked(tmp_path) -> None:
+    tables = "tables:\n  - {title: T, vary: bach, values: [1], show: [price, prise]}\n"
+    root = write_desk(tmp_path / "desk", {"data/models/token_cost.yaml": None,
+                                         "data/models/t.yaml": MODEL_HEAD + "  - {id: q, text: q, expr: k, unit: x}\n"
+                                         + tables})
+    problems = [str(p) for p in build_model(load_desk(root)).problems]
+    assert any("tables[0].vary: 'bach' is not a parameter" in p for p in problems), problems
+    assert any("tables[0].show: 'prise' is not a parameter or quantity (did you mean 'price'?)" in p
+               for p in problems), problems

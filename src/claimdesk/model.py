@@ -120,6 +120,11 @@ class Model:
 
     def evaluate(self, name: str, overrides: dict[str, float] | None = None) -> float:
         """A parameter or quantity, in its own unit. Raises ExprError when it cannot be computed."""
+        if name not in self.parameters and name not in self.quantities:
+            raise ExprError(f"'{name}' is not a parameter or a quantity that computes (see the model's problems)")
+        for given in overrides or {}:
+            if given not in self.parameters:
+                raise ExprError(f"'{given}' is not a parameter; only parameters can be given")
         values = self.base_values(overrides)
         if name in self.parameters:
             return self.parameters[name].unit.from_base(values[name])
@@ -172,7 +177,7 @@ def build_model(desk: Desk) -> Model:
         digest.update(record.content_hash.encode())
         if record.model is None:
             continue
-        tables += [(record.path, t) for t in record.model.tables]
+        tables += [(record, i, t) for i, t in enumerate(record.model.tables)]
         for parameter, line, _ in record.parameter_lines():
             unit = parse_unit(parameter.unit)
             parameters[parameter.id] = ParameterInfo(parameter, unit, unit.to_base(parameter.value.number),
@@ -185,7 +190,17 @@ def build_model(desk: Desk) -> Model:
         info = compiler.compile(name)
         if info is not None:
             quantities[name] = info
-    return Model(parameters, quantities, problems, digest.hexdigest(), tables)
+    for record, i, table in tables:
+        line = record.loaded.line_of(("tables", i))
+        if table.vary not in parameters:
+            problems.append(Problem(record.path, line, f"tables[{i}].vary", f"'{table.vary}' is not a parameter"
+                                                                             f"{did_you_mean(table.vary, parameters)}"))
+        known = list(parameters) + list(definitions)
+        for name in table.show:
+            if name not in known:
+                problems.append(Problem(record.path, line, f"tables[{i}].show",
+                                        f"'{name}' is not a parameter or quantity{did_you_mean(name, known)}"))
+    return Model(parameters, quantities, problems, digest.hexdigest(), [(r.path, t) for r, _, t in tables])
 
 
 class _Compiler:
