@@ -24,10 +24,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
 
 
-def plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def clean_errors(command: F) -> F:
     """Turn DeskError into a message on stderr and exit code 2."""
 
@@ -69,6 +65,7 @@ def validate(path: Path | None, warnings: bool) -> None:
     Example: claimdesk validate ~/desks/token-economics
     """
     from .kb import load_desk
+    from .render import plural
     from .validate import validate_desk
 
     desk = load_desk(path)
@@ -158,7 +155,7 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     Example: claimdesk check --status mismatch,conflict,stale
     """
     from .job import check_and_record
-    from .render import results_json, results_table
+    from .render import plural, results_json, results_table
 
     shown, failing = _statuses(status_filter), _statuses(fail_on)
     outcome = check_and_record(path, store_file, _today(today), record=not no_store)

@@ -31,8 +31,13 @@ def summary(run: CheckRun) -> str:
     checked = [r for r in quantitative if r.check]
     share = f"{len(checked) / len(quantitative):.0%}" if quantitative else "n/a"
     tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
-    return (f"{len(claims)} claims and {parameters} model parameters: {tally}; checked {len(checked)} of "
-            f"{len(quantitative)} quantitative claims ({share}); as of {run.today.isoformat()}")
+    return (f"{plural(len(claims), 'claim')} and {plural(parameters, 'model parameter')}: {tally}; checked "
+            f"{len(checked)} of {len(quantitative)} quantitative claims ({share}); as of {run.today.isoformat()}")
+
+
+def plural(count: int, word: str) -> str:
+    """'1 claim', '2 claims'."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _is_terminal() -> bool:
@@ -120,6 +125,8 @@ def _input_lines(item: Input, indent: str) -> list[str]:
 
 
 def model_text(model: Model) -> str:
+    if not model.parameters:
+        return "no model: data/models/ holds no model file with parameters (see kb/guide/model-format.md)"
     lines = ["parameters:"]
     for name, p in model.parameters.items():
         lines.append(f"  {name:<26} = {p.parameter.value.written} {p.unit}   "
