@@ -101,7 +101,7 @@ def core_rate(checker: Checker, desk) -> float:
     start = time.perf_counter()
     for claim in claims:
         try:
-            compiled, _ = checker.compile(claim)
+            compiled = checker.compile(claim)
             figure = checker.recompute(claim, compiled, checker.values_for(claim))
         except Exception:  # noqa: BLE001 - errors are part of the run's work, not of this rate
             continue

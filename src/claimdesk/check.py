@@ -19,12 +19,12 @@ import datetime as dt
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import sympy
 
-from .expr import ExprError, Node, Ref, dims_of, parse, refs, to_sympy
+from .expr import ExprError, Node, Ref, dims_of, parse, refs, render, to_sympy
 from .freshness import Threshold
 from .kb import Desk, Located
 from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, compile_expression, evaluate, too_large
@@ -36,18 +36,31 @@ from .units import describe_dims, parse_unit
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """A check with its claim references replaced by placeholders (`_c0`, `_c1`, ...), compiled.
+    Checks that differ only in the claims they name share one shape."""
+
+    function: tuple[Callable[..., float], list[str]]  # over parameter names and placeholders
+    conditions: list[Condition]  # `requires:` of the quantities it uses
+    parameters_used: frozenset[str]  # every parameter the value depends on (through quantities too)
+
+
 @dataclass
 class Compiled:
-    """One check expression, resolved against the desk and compiled."""
+    """One check text, resolved against the desk: its shape and what fills the placeholders."""
 
     node: Node
-    function: tuple[Callable[..., float], list[str]]  # over parameter names and claim placeholders
-    claim_refs: dict[str, Ref]  # placeholder symbol name -> the claim part it stands for
-    conditions: list[Condition]
+    shape: _Shape
+    claim_refs: dict[str, Ref]  # placeholder -> the claim (part) it stands for
     dims: tuple[int, int, int]
-    parameters_used: set[str]  # every parameter the value depends on (through quantities too)
-    depends_on_claims: frozenset[str] = frozenset()
-    dependencies: frozenset[str] = frozenset()  # every parameter and claim the value depends on
+    # Derived once here, read for every claim in the run's loop.
+    claims_named: frozenset[str] = field(init=False)
+    dependencies: frozenset[str] = field(init=False)  # every parameter and claim the value depends on
+
+    def __post_init__(self) -> None:
+        self.claims_named = frozenset(ref.name for ref in self.claim_refs.values())
+        self.dependencies = self.shape.parameters_used | self.claims_named
 
 
 class Finding(NamedTuple):
@@ -66,13 +79,12 @@ class Checker:
         for located in desk.parameters() + desk.claims():
             self.claims.setdefault(located.claim.id, located)
         self.parameter_ids = {p.claim.id for p in desk.parameters()}
-        self._shapes: dict[str, Compiled] = {}
-        self._by_text: dict[str, tuple[Compiled, dict[str, str]] | ExprError] = {}
+        self._shapes: dict[str, _Shape] = {}
+        self._by_text: dict[str, Compiled | ExprError] = {}
 
     # -- compiling -------------------------------------------------------------------------
-    def compile(self, claim: Claim) -> tuple[Compiled, dict[str, str]]:
-        """Resolve and compile a claim's check. Returns the compiled shape and the mapping of
-        placeholder -> claim id for this claim. Raises ExprError.
+    def compile(self, claim: Claim) -> Compiled:
+        """Resolve and compile a claim's check. Raises ExprError.
 
         The outcome depends only on the check's text (and the desk), so it is cached by text;
         only naming the claim itself differs from claim to claim."""
@@ -86,37 +98,28 @@ class Checker:
             self._by_text[claim.check] = cached
         if isinstance(cached, ExprError):
             raise cached
-        compiled, placeholders = cached
-        if claim.id in compiled.depends_on_claims:
+        if claim.id in cached.claims_named:
             raise ExprError(f"the check names its own claim '{claim.id}'")
-        return compiled, placeholders
+        return cached
 
-    def _compile_text(self, text: str) -> tuple[Compiled, dict[str, str]]:
+    def _compile_text(self, text: str) -> Compiled:
         node = parse(text)
+        symbol_of_key: dict[str, str] = {}  # claim reference ('x', 'low(x)') -> placeholder
         claim_refs: dict[str, Ref] = {}
-        placeholders: dict[str, str] = {}
         for ref in refs(node):
             self._validate_ref(ref)
-            if ref.name not in self.model.parameters and ref.name not in self.model.quantities:
-                if ref.key not in placeholders.values():
-                    symbol = f"_c{len(claim_refs)}"
-                    placeholders[symbol] = ref.key
-                    claim_refs[symbol] = ref
-        key = _shape(node, {ref_key: symbol for symbol, ref_key in placeholders.items()})
+            is_model = ref.name in self.model.parameters or ref.name in self.model.quantities
+            if not is_model and ref.key not in symbol_of_key:
+                symbol_of_key[ref.key] = f"_c{len(claim_refs)}"
+                claim_refs[symbol_of_key[ref.key]] = ref
+        key = render(node, lambda ref: symbol_of_key.get(ref.key, ref.key))
         if key not in self._shapes:
-            self._shapes[key] = self._compile_shape(node, placeholders)
-        compiled = self._shapes[key]
+            self._shapes[key] = self._compile_shape(node, symbol_of_key)
         # The shape is shared; the dimension depends on which claims fill its placeholders.
-        by_key = {ref.key: ref for ref in refs(node)}
-        dims = dims_of(node, lambda r: self._dims(by_key[r.key]))
-        claim_refs = {s: by_key[k] for s, k in placeholders.items()}
-        claims_named = frozenset(r.name for r in claim_refs.values())
-        return Compiled(node, compiled.function, claim_refs, compiled.conditions, dims,
-                        compiled.parameters_used, claims_named,
-                        frozenset(compiled.parameters_used) | claims_named), placeholders
+        dims = dims_of(node, self._dims)
+        return Compiled(node, self._shapes[key], claim_refs, dims)
 
-    def _compile_shape(self, node: Node, placeholders: dict[str, str]) -> Compiled:
-        symbol_of_key = {ref_key: symbol for symbol, ref_key in placeholders.items()}
+    def _compile_shape(self, node: Node, symbol_of_key: dict[str, str]) -> _Shape:
         conditions: list[Condition] = []
         for ref in refs(node):
             if ref.name in self.model.quantities:
@@ -137,7 +140,7 @@ class Checker:
         parameters_used = {name for name in function[1] if name in self.model.parameters}
         for condition in conditions:
             parameters_used |= {s.name for s in condition.left.free_symbols | condition.right.free_symbols}
-        return Compiled(node, function, {}, conditions, (0, 0, 0), parameters_used)
+        return _Shape(function, conditions, frozenset(parameters_used))
 
     def _validate_ref(self, ref: Ref) -> None:
         name = ref.name
@@ -181,13 +184,13 @@ class Checker:
         if compiled.dims != unit.dims:
             raise ExprError(f"the check gives {describe_dims(compiled.dims)} but the claim is stated in "
                             f"{unit} ({unit.dimension})")
-        for condition in compiled.conditions:
+        for condition in compiled.shape.conditions:
             condition.check(values)
         if compiled.claim_refs:
             values = dict(values)
             for symbol, ref in compiled.claim_refs.items():
                 values[symbol] = self.claim_value(ref)
-        return evaluate(compiled.function, values) / unit.factor
+        return evaluate(compiled.shape.function, values) / unit.factor
 
     def values_for(self, claim: Claim) -> dict[str, float]:
         return self.model.base_values(claim.given)
@@ -218,9 +221,9 @@ class Checker:
             if not claim.check:
                 continue
             try:
-                compiled, _ = self.compile(claim)
+                compiled = self.compile(claim)
                 dependencies[claim_id] = compiled.dependencies
-                claim_dependencies[claim_id] = compiled.depends_on_claims
+                claim_dependencies[claim_id] = compiled.claims_named
                 values = base if not claim.given else self.model.base_values(claim.given)
                 figure = self.recompute(claim, compiled, values)
             except ExprError as exc:
@@ -405,22 +408,6 @@ def _fmt(number: float) -> str:
     return text.rstrip("0").rstrip(".")
 
 
-def _shape(node: Node, symbols: dict[str, str]) -> str:
-    """The expression with claim references replaced by placeholders: the compile cache key."""
-    from .expr import BinOp, Call, Neg, Num
-
-    if isinstance(node, Num):
-        return node.text
-    if isinstance(node, Ref):
-        return symbols.get(node.key, node.key)
-    if isinstance(node, Neg):
-        return f"(-{_shape(node.operand, symbols)})"
-    if isinstance(node, BinOp):
-        return f"({_shape(node.left, symbols)}{node.op}{_shape(node.right, symbols)})"
-    assert isinstance(node, Call)
-    return f"{node.name}({','.join(_shape(a, symbols) for a in node.args)})"
-
-
 def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:
     seen: set[str] = set()
     stack = list(graph.get(start, ()))
@@ -433,7 +420,9 @@ def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:
 
 
 def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
-    """Each elementary cycle once (as strongly connected components of size > 1, or a self-loop)."""
+    """The claims that refer to each other in a cycle: each strongly connected component of more
+    than one claim, sorted (Tarjan's algorithm, iterative so that long chains cannot overflow the
+    stack). A check naming its own claim is refused earlier, in `compile`."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()

@@ -63,7 +63,7 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
     if not claim.check:
         return explanation
     try:
-        compiled, _ = checker.compile(claim)
+        compiled = checker.compile(claim)
     except ExprError as exc:
         explanation.error = str(exc)
         return explanation
