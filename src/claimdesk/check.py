@@ -469,7 +469,8 @@ def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
     return components
 
 
-def check_desk(desk: Desk, today: dt.date | None = None) -> CheckRun:
-    """Check every claim of the desk as of `today` (default: the real today)."""
-    return Checker(desk, today).run()
+def check_desk(desk: Desk, today: dt.date | None = None, model: Model | None = None) -> CheckRun:
+    """Check every claim of the desk as of `today` (default: the real today); pass the desk's
+    `Model` when it is built already."""
+    return Checker(desk, today, model).run()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .check import check_desk
 from .kb import Desk, load_desk
+from .model import build_model
 from .problems import Problem
 from .results import CheckRun
 from .validate import validate_desk
@@ -38,8 +39,8 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
     the desk that was ingested."""
     if not record:
         desk = load_desk(path)
-        problems = validate_desk(desk)
-        return CheckOutcome(desk, problems, check_desk(desk, today))
+        problems, run = _validate_and_check(desk, today)
+        return CheckOutcome(desk, problems, run)
     from .store import desk_version, open_store
 
     started = dt.datetime.now(dt.UTC)
@@ -47,7 +48,11 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
         stats = store.ingest(path)
         assert stats.desk is not None
         desk = stats.desk
-        problems = validate_desk(desk)
-        run = check_desk(desk, today)
+        problems, run = _validate_and_check(desk, today)
         run_id = store.record_run(run, desk_version(desk.root), started=started)
         return CheckOutcome(desk, problems, run, run_id, store.label)
+
+
+def _validate_and_check(desk: Desk, today: dt.date | None) -> tuple[list[Problem], CheckRun]:
+    model = build_model(desk)  # once: validation reports its problems, the checker computes with it
+    return validate_desk(desk, model), check_desk(desk, today, model)

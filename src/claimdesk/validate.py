@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from .expr import ExprError, parse
 from .kb import SOURCES_FILE, Desk, Located
+from .model import Model, build_model
 from .problems import Problem, did_you_mean
 from .units import parse_unit
 
 
-def validate_desk(desk: Desk) -> list[Problem]:
-    """Every problem in the desk, per-file and desk-wide, sorted by file and line."""
+def validate_desk(desk: Desk, model: Model | None = None) -> list[Problem]:
+    """Every problem in the desk, per-file and desk-wide, sorted by file and line. Pass the
+    desk's `Model` when it is built already (the checker needs it too)."""
     problems = desk.all_problems()
     problems += _duplicate_ids(desk)
     problems += _source_references(desk)
     problems += _given_names(desk)
     problems += _metric_dimensions(desk)
-    problems += _expressions(desk)
+    problems += _expressions(desk, model or build_model(desk))
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.field, p.message))
 
 
@@ -100,13 +103,10 @@ def _metric_dimensions(desk: Desk) -> list[Problem]:
     return problems
 
 
-def _expressions(desk: Desk) -> list[Problem]:
+def _expressions(desk: Desk, model: Model) -> list[Problem]:
     """Checks that cannot even be read, and the model's own problems. Whether a readable check
     computes is the checker's finding (status `error`), not a format problem."""
-    from .expr import ExprError, parse
-    from .model import build_model
-
-    problems = list(build_model(desk).problems)
+    problems = list(model.problems)
     for located in desk.claims():
         if located.claim.check:
             try:
