@@ -35,15 +35,8 @@ class PageRecord:
     page: Page | None = None  # None: no front-matter, or front-matter too broken to read
     loaded: Loaded | None = None
     claims: list[tuple[int, Claim]] = field(default_factory=list)  # (index as written, claim): the valid ones
-    # Claims that failed validation, as read: desk-wide rules still look at their id and sources,
-    # so that one run reports every mistake.
-    invalid_claims: list[tuple[int, dict]] = field(default_factory=list)
     body_line: int = 1
     problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def has_front_matter(self) -> bool:
-        return self.loaded is not None
 
 
 @dataclass(frozen=True)
@@ -96,9 +89,16 @@ class Desk:
     models: list[ModelRecord]
     problems: list[Problem]  # problems found while reading (per file); see validate.py for the rest
     sources_readable: bool = True  # False when data/sources.yaml could not be read at all
+    _claims: list[Located] | None = field(default=None, init=False, repr=False, compare=False)
 
     def claims(self) -> list[Located]:
-        """Every page claim, in page order."""
+        """Every page claim, in page order. A desk is not changed once read, so the list is
+        built once: validation, the checker and the store all walk it."""
+        if self._claims is None:
+            self._claims = self._collect_claims()
+        return self._claims
+
+    def _collect_claims(self) -> list[Located]:
         out = []
         for record in self.pages:
             if record.page is None or record.loaded is None:
@@ -216,8 +216,6 @@ def load_page(rel: str, raw: bytes, mtime: float = 0.0) -> PageRecord:
             problems += claim_problems
             if claim is not None and not any(p.field.startswith(f"claims[{i}]") for p in loaded.problems):
                 record.claims.append((i, claim))
-            elif isinstance(raw, dict):
-                record.invalid_claims.append((i, raw))
     record.problems.extend(p for p in problems if not loaded.covers(p))
     return record
 
