@@ -29,9 +29,6 @@ class Period:
     end: dt.date  # inclusive
     written: str
 
-    def overlaps(self, other: Period) -> bool:
-        return self.start <= other.end and other.start <= self.end
-
     def __str__(self) -> str:
         return self.written
 
@@ -111,9 +108,6 @@ class Threshold:
         """The first day on which a figure for `as_of` is stale."""
         last_fresh = add_period(as_of.end, self.count, self.period)
         return last_fresh if last_fresh == dt.date.max else last_fresh + dt.timedelta(days=1)
-
-    def is_stale(self, as_of: Period, today: dt.date) -> bool:
-        return today >= self.expires(as_of)
 
 
 DEFAULT_STALE_AFTER = Threshold(12, "month")

@@ -316,7 +316,7 @@ def normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def split_front_matter(text: str, source: str) -> Split:
+def split_front_matter(text: str) -> Split:
     """Find the front-matter between a first line `---` and the next `---` (or `...`).
 
     `text` must already have a BOM removed and newlines normalised. Raises nothing: an
@@ -337,7 +337,7 @@ def load_front_matter(text: str, source: str) -> tuple[Loaded | None, int]:
     The second item is the line where the body starts. A front-matter that is not a mapping,
     is empty or is never closed is reported as a problem in the returned `Loaded`.
     """
-    split = split_front_matter(text, source)
+    split = split_front_matter(text)
     if split.yaml_text is None:
         return None, 1
     if split.first_line == -1:

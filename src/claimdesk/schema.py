@@ -24,16 +24,13 @@ from pydantic import (
     model_validator,
 )
 
-from .freshness import Period, Threshold, parse_day, parse_period
+from .freshness import DEFAULT_STALE_AFTER, Period, Threshold, parse_day, parse_period
 from .frontmatter import Loaded, YamlNumber
 from .problems import Problem, did_you_mean, field_name
 from .units import UnitError, parse_unit
 from .values import Stated, Tolerance, parse_tolerance, parse_value
 
-STANCES = ("bull", "bear", "neutral")
 STATUSES = ("error", "mismatch", "conflict", "stale", "due", "ok", "unchecked")  # most severe first
-SOURCE_KINDS = ("article", "report", "blog", "newsletter", "podcast", "interview", "filing", "dataset",
-                "book", "forum", "other")
 MKDOCS_PAGE_KEYS = ("hide", "icon", "status", "template", "search", "description")
 ID_PATTERN = r"[a-z][a-z0-9_]{0,63}"
 MAX_TEXT = 4000
@@ -67,11 +64,9 @@ def _check_text(value: str) -> str:
 def _check_expression(value: str) -> str:
     from .expr import MAX_LENGTH
 
-    if not value.strip():
-        raise ValueError("must not be empty")
     if len(value) > MAX_LENGTH:
         raise ValueError(f"expression is {len(value)} characters long; at most {MAX_LENGTH}")
-    return value
+    return _check_text(value)
 
 
 def _check_metric(value: str) -> str:
@@ -301,7 +296,7 @@ class ModelFile(Strict):
 class DeskSettings(Strict):
     """data/desk.yaml."""
 
-    stale_after: StaleAfter = Threshold(12, "month")
+    stale_after: StaleAfter = DEFAULT_STALE_AFTER
     fail_on: list[Status] = ["mismatch", "conflict", "error"]
     store: Text = "data/claimdesk.duckdb"
 

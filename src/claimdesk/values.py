@@ -101,9 +101,6 @@ class Stated:
             return figure > low if self.op == ">" else figure < high
         return low - noise <= figure <= high + noise
 
-    def describe(self, unit: str) -> str:
-        return f"{self.written} {unit}".strip()
-
 
 @dataclass(frozen=True)
 class Tolerance:
