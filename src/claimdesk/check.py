@@ -32,6 +32,7 @@ from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
 from .units import describe_dims, parse_unit
+from .values import figure_text
 
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
 
@@ -248,10 +249,10 @@ class Checker:
             error = relative[claim.id] = (figure - value.low) / abs(value.low)
         band = _band(claim)
         if value.admits(figure, claim.tolerance):
-            return Finding("ok", f"recomputed {_fmt(figure)} {claim.unit} agrees with the stated "
+            return Finding("ok", f"recomputed {figure_text(figure)} {claim.unit} agrees with the stated "
                                  f"{value.written} {claim.unit}{band}")
         off = f" ({error:+.1%})" if error is not None else ""
-        return Finding("mismatch", f"stated {value.written} {claim.unit} but recomputed {_fmt(figure)} "
+        return Finding("mismatch", f"stated {value.written} {claim.unit} but recomputed {figure_text(figure)} "
                                    f"{claim.unit}{off}{band}")
 
     def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
@@ -368,7 +369,7 @@ def _band(claim: Claim) -> str:
     if claim.value.kind == "approx":
         band = claim.value.band
         if band not in _BANDS:  # a handful of distinct bands across a whole desk
-            _BANDS[band] = f", ±{_fmt(band)} as written"
+            _BANDS[band] = f", ±{figure_text(band)} as written"
         return _BANDS[band]
     return ""
 
@@ -397,15 +398,6 @@ def _agree(first: _Span, second: _Span) -> bool:
     """Do two values of one metric admit a common figure (in base units, with tolerances)?"""
     low, high = max(first.low, second.low), min(first.high, second.high)
     return low < high if first.strict or second.strict else low <= high
-
-
-def _fmt(number: float) -> str:
-    """A figure for people: 4 decimals below 100, 2 with thousands separators below 1e6, else 4 digits."""
-    size = abs(number)
-    if size >= 1e6 or size < 1e-3:
-        return "0" if number == 0 else f"{number:.4g}"
-    text = f"{number:.4f}" if size < 100 else f"{number:,.2f}"
-    return text.rstrip("0").rstrip(".")
 
 
 def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:

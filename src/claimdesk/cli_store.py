@@ -135,13 +135,14 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: s
         return "\n".join("\t".join(_plain(v).replace("\t", " ").replace("\n", " ") for v in row)
                          for row in [list(columns), *rows])
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*("[dim]NULL[/dim]" if v is None else _plain(v).replace("[", r"\[") for v in row))
+        table.add_row(*("[dim]NULL[/dim]" if v is None else escape(_plain(v)) for v in row))
     console = Console()
     with console.capture() as capture:
         console.print(table)

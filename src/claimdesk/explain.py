@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from .check import Checker, _fmt
+from .check import Checker
 from .expr import ExprError, Ref, refs, render
 from .kb import Desk
 from .problems import DeskError, did_you_mean
 from .results import Result
 from .units import base_unit_text, parse_unit
+from .values import figure_text
 
 
 @dataclass
@@ -72,7 +73,7 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
     for ref in _unique(refs(compiled.node)):
         item = _input(checker, ref, claim.given or {})
         explanation.inputs.append(item)
-        shown[ref.key] = f"{_fmt(item.value)} {item.unit}" if item.value is not None else ref.key
+        shown[ref.key] = f"{figure_text(item.value)} {item.unit}" if item.value is not None else ref.key
     explanation.substituted = render(compiled.node, lambda ref: f"({shown[ref.key]})")
     try:
         recomputed = checker.recompute(claim, compiled, dict(values))
@@ -80,10 +81,10 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         explanation.error = str(exc)
         return explanation
     unit = parse_unit(claim.unit or "")
-    explanation.base_value = f"{_fmt(unit.to_base(recomputed))} {base_unit_text(unit.dims)} (in base units)"
-    base = f"{_fmt(unit.to_base(recomputed))} {base_unit_text(unit.dims)}"
-    explanation.converted = f"{base} ÷ {unit.factor:g} = {_fmt(recomputed)} {unit}" if unit.factor != 1 else \
-        f"{_fmt(recomputed)} {unit}"
+    base = f"{figure_text(unit.to_base(recomputed))} {base_unit_text(unit.dims)}"
+    explanation.base_value = f"{base} (in base units)"
+    explanation.converted = f"{base} ÷ {unit.factor:g} = {figure_text(recomputed)} {unit}" if unit.factor != 1 else \
+        f"{figure_text(recomputed)} {unit}"
     return explanation
 
 
@@ -128,7 +129,7 @@ def _tolerance(checker: Checker, claim_id: str) -> str | None:
         return f"tolerance {claim.tolerance.written} ({kind})"
     value = claim.value
     if value.kind == "approx":
-        return f"approximate as written: ±{_fmt(value.band)} {claim.unit} (half the last digit of {value.written})"
+        return f"approximate as written: ±{figure_text(value.band)} {claim.unit} (half the last digit of {value.written})"
     if value.kind == "range":
         return f"the range {value.written} {claim.unit}, inclusive"
     if value.kind == "bound":

@@ -12,12 +12,12 @@ import json
 import sys
 from typing import Any
 
-from .check import _fmt
 from .explain import Explanation, Input
 from .expr import ExprError
 from .model import Model, sensitivity
 from .results import SEVERITY, CheckRun, Result
 from .schema import STATUSES
+from .values import figure_text
 
 STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "stale": "yellow", "due": "cyan",
                 "ok": "green", "unchecked": "dim"}
@@ -94,7 +94,7 @@ def explanation_text(e: Explanation) -> str:
     else:
         lines.append(f"expression: {e.check}")
         if e.given:
-            lines.append("given: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in e.given.items()))
+            lines.append("given: " + ", ".join(f"{k} = {figure_text(v)}" for k, v in e.given.items()))
         if e.inputs:
             lines.append("inputs:")
             for item in e.inputs:
@@ -115,7 +115,7 @@ def explanation_text(e: Explanation) -> str:
 
 
 def _input_lines(item: Input, indent: str) -> list[str]:
-    value = f"{_fmt(item.value)} {item.unit}" if item.value is not None else "(cannot be computed)"
+    value = f"{figure_text(item.value)} {item.unit}" if item.value is not None else "(cannot be computed)"
     sources = f"; sources: {', '.join(item.sources)}" if item.sources else ""
     detail = f"; {item.detail}" if item.detail else ""
     lines = [f"{indent}{item.name:<28} {item.kind:<9} {value}  [{item.where}]{detail}{sources}"]
@@ -135,7 +135,7 @@ def model_text(model: Model) -> str:
     lines.append("quantities (each expanded over the parameters, in base units USD, tok, s):")
     for name, q in model.quantities.items():
         try:
-            value = f"{_fmt(model.evaluate(name))} {q.unit}"
+            value = f"{figure_text(model.evaluate(name))} {q.unit}"
         except ExprError as exc:
             value = f"cannot be computed: {exc}"
         lines.append(f"  {name} [{q.unit}] := {q.definition}")
@@ -149,10 +149,10 @@ def model_text(model: Model) -> str:
         header = [table.vary] + list(table.show)
         lines.append("  " + "  ".join(f"{h:>24}" for h in header))
         for value in table.values:
-            row = [f"{_fmt(value)}"]
+            row = [f"{figure_text(value)}"]
             for name in table.show:
                 try:
-                    row.append(f"{_fmt(model.evaluate(name, {table.vary: value}))} {model.unit(name)}")
+                    row.append(f"{figure_text(model.evaluate(name, {table.vary: value}))} {model.unit(name)}")
                 except ExprError:
                     row.append("undefined")
             lines.append("  " + "  ".join(f"{c:>24}" for c in row))

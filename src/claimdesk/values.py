@@ -164,3 +164,12 @@ def parse_tolerance(raw: Any) -> Tolerance:
             raise ValueError("tolerance cannot be negative")
         return Tolerance(f"{match[1]}%", amount / 100, relative=True)
     raise ValueError(f"tolerance must be a number (absolute, in the claim's unit) or a percentage like \"5%\", got {raw!r}")
+
+
+def figure_text(number: float) -> str:
+    """A figure for people: 4 decimals below 100, 2 with thousands separators below 1e6, else 4 digits."""
+    size = abs(number)
+    if size >= 1e6 or size < 1e-3:
+        return "0" if number == 0 else f"{number:.4g}"
+    text = f"{number:.4f}" if size < 100 else f"{number:,.2f}"
+    return text.rstrip("0").rstrip(".")
