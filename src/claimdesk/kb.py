@@ -89,6 +89,7 @@ class Desk:
     models: list[ModelRecord]
     problems: list[Problem]  # problems found while reading (per file); see validate.py for the rest
     sources_readable: bool = True  # False when data/sources.yaml could not be read at all
+    sources_hash: str = ""  # content hash of data/sources.yaml ("" when missing)
     _claims: list[Located] | None = field(default=None, init=False, repr=False, compare=False)
 
     def claims(self) -> list[Located]:
@@ -265,23 +266,33 @@ def load_data_file(root: Path, rel: str, required: bool) -> tuple[Loaded | None,
     return (None if loaded.fatal else loaded), list(loaded.problems), content_hash(raw)
 
 
-def load_sources(root: Path) -> tuple[dict[str, Source], dict[str, int], list[Problem], bool]:
-    """(sources by id, each id's line, problems, whether the file could be read at all)"""
-    loaded, problems, _ = load_data_file(root, SOURCES_FILE, required=True)
-    sources: dict[str, Source] = {}
-    lines: dict[str, int] = {}
+@dataclass
+class SourcesFile:
+    """data/sources.yaml as read."""
+
+    sources: dict[str, Source] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)  # each id's line
+    problems: list[Problem] = field(default_factory=list)
+    readable: bool = False  # False when the file could not be read at all
+    content_hash: str = ""
+
+
+def load_sources(root: Path) -> SourcesFile:
+    loaded, problems, digest = load_data_file(root, SOURCES_FILE, required=True)
+    result = SourcesFile(problems=problems, content_hash=digest)
     if loaded is None:
-        return sources, lines, problems, False
+        return result
+    result.readable = True
     for key, entry in loaded.data.items():
-        lines[key] = loaded.line_of((key,))
+        result.lines[key] = loaded.line_of((key,))
         _, id_problems = validate(SourceKey, {"id": key}, loaded, SOURCES_FILE, ())
         for p in id_problems:
-            problems.append(Problem(SOURCES_FILE, lines[key], key, p.message))
+            problems.append(Problem(SOURCES_FILE, result.lines[key], key, p.message))
         source, entry_problems = validate(Source, entry, loaded, SOURCES_FILE, (key,))
         problems.extend(p for p in entry_problems if not loaded.covers(p))
         if source is not None and not id_problems:
-            sources[key] = source
-    return sources, lines, problems, True
+            result.sources[key] = source
+    return result
 
 
 def load_models(root: Path) -> list[ModelRecord]:
@@ -314,6 +325,6 @@ def load_desk(root: Path | str | None = None, cache: PageCache | None = None) ->
     """Read the whole desk. Raises DeskError only when `root` is not a desk at all."""
     root = find_root(root)
     settings, problems = load_settings(root)
-    sources, source_lines, source_problems, readable = load_sources(root)
-    return Desk(root, settings, load_pages(root, cache), sources, source_lines, load_models(root),
-                problems + source_problems, readable)
+    sources = load_sources(root)
+    return Desk(root, settings, load_pages(root, cache), sources.sources, sources.lines, load_models(root),
+                problems + sources.problems, sources.readable, sources.content_hash)

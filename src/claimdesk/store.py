@@ -492,7 +492,7 @@ class Store:
         gone = sorted(set(known) - {r.path for r in desk.pages})
         touched = [(path, *on_disk[path][1:]) for path in sorted(known.keys() & on_disk.keys() - changed_paths)
                    if (known[path].mtime_us, known[path].size) != on_disk[path][1:]]
-        data_hash = _data_fingerprint(root, desk)
+        data_hash = _data_fingerprint(desk)
         stats.removed, stats.written = len(gone), len(changed)
         stats.claims = sum(len(r.claims) for r in desk.pages)
         stats.parameters = len(desk.parameters())
@@ -1057,13 +1057,9 @@ def _write_data(con: duckdb.DuckDBPyConnection, desk: kb.Desk) -> None:
         _insert(con, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", _arrow(TABLES[table], table_rows))
 
 
-def _data_fingerprint(root: Path, desk: kb.Desk) -> str:
+def _data_fingerprint(desk: kb.Desk) -> str:
     """Changes when data/sources.yaml or a model file changes (or the code that reads them)."""
-    try:
-        sources = kb.content_hash((root / kb.SOURCES_FILE).read_bytes())
-    except OSError:
-        sources = ""
-    parts = [SCHEMA_HASH, CACHE_FORMAT, sources, *(f"{m.path}:{m.content_hash}" for m in desk.models)]
+    parts = [SCHEMA_HASH, CACHE_FORMAT, desk.sources_hash, *(f"{m.path}:{m.content_hash}" for m in desk.models)]
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
 
 
