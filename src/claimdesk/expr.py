@@ -120,7 +120,7 @@ class _Converter:
             left = self.convert(node.left, depth + 1)
             right = self.convert(node.right, depth + 1)
             if op == "**":
-                right = Num(self.exponent(right), _text(right))
+                right = self.exponent(right)
             return BinOp(op, left, right)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
@@ -140,14 +140,17 @@ class _Converter:
             raise ExprError(f"number {segment} is out of range (at most ±1e300)")
         return Num(number, segment)
 
-    def exponent(self, node: Node) -> float:
-        value = node.value if isinstance(node, Num) else \
-            -node.operand.value if isinstance(node, Neg) and isinstance(node.operand, Num) else None
-        if value is None:
+    def exponent(self, node: Node) -> Num:
+        """An exponent as one number, its sign included, so that `x ** -1` and `x ** -2` stay apart."""
+        if isinstance(node, Num):
+            number = node
+        elif isinstance(node, Neg) and isinstance(node.operand, Num):
+            number = Num(-node.operand.value, f"-{node.operand.text}")
+        else:
             raise ExprError("an exponent must be a plain number (x ** 2, x ** 0.5), not an expression")
-        if abs(value) > MAX_EXPONENT:
-            raise ExprError(f"exponent {value:g} is too large (at most {MAX_EXPONENT})")
-        return value
+        if abs(number.value) > MAX_EXPONENT:
+            raise ExprError(f"exponent {number.value:g} is too large (at most {MAX_EXPONENT})")
+        return number
 
     def call(self, node: ast.Call, depth: int) -> Node:
         allowed = ", ".join(sorted(FUNCTIONS))
@@ -169,10 +172,6 @@ class _Converter:
         if not args:
             raise ExprError(f"{name}() needs at least one argument")
         return Call(name, args)
-
-
-def _text(node: Node) -> str:
-    return node.text if isinstance(node, Num) else "?"
 
 
 def _parse_python(text: str, mode_hint: str) -> ast.AST:
