@@ -318,4 +318,4 @@ def render(node: Node, name: Callable[[Ref], str] = lambda ref: ref.key) -> str:
 
 
 def _wrap(node: Node, name: Callable[[Ref], str]) -> str:
-    return f"({render(node, name)})" if isinstance(node, BinOp) else render(node, name)
+    return f"({render(node, name)})" if isinstance(node, BinOp | Neg) else render(node, name)  # (-a) ** 2
