@@ -27,11 +27,11 @@ import sympy
 from .expr import ExprError, Node, Ref, dims_of, parse, refs, render, to_sympy
 from .freshness import Threshold
 from .kb import Desk, Located
-from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, compile_expression, evaluate, too_large
+from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, call, compile_expression, too_large
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
-from .units import describe_dims, parse_unit
+from .units import Unit, describe_dims, parse_unit
 from .values import figure_text
 
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
@@ -64,6 +64,19 @@ class Compiled:
         self.dependencies = self.shape.parameters_used | self.claims_named
 
 
+@dataclass(slots=True)
+class _Plan:
+    """A check text applied to claims stated in one unit: what recomputing each of them needs,
+    worked out once."""
+
+    compiled: Compiled
+    unit: Unit
+    function: Callable[..., float]
+    arguments: list[float]  # at the model's own values, with the claims it names filled in
+    position: dict[str, int]  # parameter name -> its index in `arguments`, for `given:`
+    default: float | ExprError | None = None  # the figure without `given`, once computed
+
+
 class Finding(NamedTuple):
     status: str
     reason: str
@@ -82,6 +95,7 @@ class Checker:
         self.parameter_ids = {p.claim.id for p in desk.parameters()}
         self._shapes: dict[str, _Shape] = {}
         self._by_text: dict[str, Compiled | ExprError] = {}
+        self._plans: dict[tuple[str | None, str | None], _Plan | ExprError] = {}
 
     # -- compiling -------------------------------------------------------------------------
     def compile(self, claim: Claim) -> Compiled:
@@ -179,22 +193,67 @@ class Checker:
         return parse_unit(claim.unit or "").to_base(claim.value.part(ref.part))
 
     # -- evaluating ------------------------------------------------------------------------
-    def recompute(self, claim: Claim, compiled: Compiled, values: dict[str, float]) -> float:
-        """The check's value in the claim's unit. Raises ExprError."""
-        unit = parse_unit(claim.unit or "")
+    def plan(self, claim: Claim) -> _Plan:
+        """What recomputing this claim needs, shared by every claim with the same check text and
+        unit. Raises ExprError (an unreadable check, an unknown name, a unit of another dimension)."""
+        compiled = self.compile(claim)
+        key = (claim.check, claim.unit)
+        plan = self._plans.get(key)
+        if plan is None:
+            try:
+                plan = self._make_plan(compiled, claim.unit or "")
+            except ExprError as exc:
+                plan = exc
+            self._plans[key] = plan
+        if isinstance(plan, ExprError):
+            raise plan
+        return plan
+
+    def _make_plan(self, compiled: Compiled, unit_text: str) -> _Plan:
+        unit = parse_unit(unit_text)
         if compiled.dims != unit.dims:
             raise ExprError(f"the check gives {describe_dims(compiled.dims)} but the claim is stated in "
                             f"{unit} ({unit.dimension})")
-        for condition in compiled.shape.conditions:
-            condition.check(values)
-        if compiled.claim_refs:
-            values = dict(values)
-            for symbol, ref in compiled.claim_refs.items():
-                values[symbol] = self.claim_value(ref)
-        return evaluate(compiled.shape.function, values) / unit.factor
+        function, names = compiled.shape.function
+        values = dict(self.model.base_values())
+        for symbol, ref in compiled.claim_refs.items():
+            values[symbol] = self.claim_value(ref)
+        return _Plan(compiled, unit, function, [values[name] for name in names],
+                     {name: i for i, name in enumerate(names) if name in self.model.parameters})
 
-    def values_for(self, claim: Claim) -> dict[str, float]:
-        return self.model.base_values(claim.given)
+    def recompute(self, claim: Claim) -> float:
+        """The check's value in the claim's unit. Raises ExprError."""
+        return self._recompute(claim, self.plan(claim))
+
+    def _recompute(self, claim: Claim, plan: _Plan) -> float:
+        if claim.given:
+            return self._figure(plan, claim.given)
+        if plan.default is None:  # every claim with this check and unit and no `given` has this figure
+            try:
+                plan.default = self._figure(plan, None)
+            except ExprError as exc:
+                plan.default = exc
+        if isinstance(plan.default, ExprError):
+            raise plan.default
+        return plan.default
+
+    def _figure(self, plan: _Plan, given: dict[str, float] | None) -> float:
+        arguments = plan.arguments
+        if given:
+            arguments = arguments.copy()
+            for name, number in given.items():
+                info = self.model.parameters.get(name)
+                if info is None:
+                    raise ExprError(f"given names '{name}', which is not a model parameter"
+                                    f"{did_you_mean(name, self.model.parameters)}")
+                position = plan.position.get(name)
+                if position is not None:
+                    arguments[position] = info.unit.factor * number
+        if plan.compiled.shape.conditions:
+            values = self.model.base_values(given)
+            for condition in plan.compiled.shape.conditions:
+                condition.check(values)
+        return call(plan.function, arguments) / plan.unit.factor
 
     # -- the run ---------------------------------------------------------------------------
     # The loop below is the hot path (100,000 claims): it keeps per-claim work to dictionary
@@ -211,49 +270,51 @@ class Checker:
                 gc.enable()
 
     def _run(self) -> CheckRun:
-        findings: dict[str, list[Finding]] = defaultdict(list)
+        verdicts: dict[str, Finding] = {}  # each checked claim's own verdict: ok, mismatch or error
+        findings: dict[str, list[Finding]] = defaultdict(list)  # the rarer rest: cycles, stale, due, conflicts
         recomputed: dict[str, float] = {}
         relative: dict[str, float] = {}
         dependencies: dict[str, frozenset[str]] = {}
         claim_dependencies: dict[str, frozenset[str]] = {}
-        base = self.model.base_values()
         for claim_id, located in self.claims.items():
             claim = located.claim
             if not claim.check:
                 continue
             try:
-                compiled = self.compile(claim)
+                plan = self.plan(claim)
+                compiled = plan.compiled
                 dependencies[claim_id] = compiled.dependencies
                 claim_dependencies[claim_id] = compiled.claims_named
-                values = base if not claim.given else self.model.base_values(claim.given)
-                figure = self.recompute(claim, compiled, values)
+                figure = self._recompute(claim, plan)
             except ExprError as exc:
-                findings[claim_id].append(Finding("error", f"check '{claim.check}': {exc}"))
+                verdicts[claim_id] = Finding("error", f"check '{claim.check}': {exc}")
                 continue
             recomputed[claim_id] = figure
-            findings[claim_id].append(self._compare(claim, figure, relative))
+            verdicts[claim_id] = self._compare(claim, figure, relative)
         self._cycles(findings, claim_dependencies)
         self._freshness(findings, dependencies)
         self._conflicts(findings)
         run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
-        run.results = [self._result(located, findings.get(claim_id), recomputed.get(claim_id),
-                                    relative.get(claim_id), dependencies.get(claim_id))
+        run.results = [self._result(located, verdicts.get(claim_id), findings.get(claim_id),
+                                    recomputed.get(claim_id), relative.get(claim_id), dependencies.get(claim_id))
                        for claim_id, located in self.claims.items()]
         return run
 
     def _compare(self, claim: Claim, figure: float, relative: dict[str, float]) -> Finding:
         value = claim.value
         assert value is not None
+        unit = claim.unit
         error = None
-        if value.low and (value.kind == "exact" or value.kind == "approx"):
+        kind = value.kind
+        if value.low and (kind == "exact" or kind == "approx"):
             error = relative[claim.id] = (figure - value.low) / abs(value.low)
-        band = _band(claim)
+        band = _band(claim) if claim.tolerance or kind == "approx" else ""
         if value.admits(figure, claim.tolerance):
-            return Finding("ok", f"recomputed {figure_text(figure)} {claim.unit} agrees with the stated "
-                                 f"{value.written} {claim.unit}{band}")
+            return Finding("ok", f"recomputed {figure_text(figure)} {unit} agrees with the stated "
+                                 f"{value.written} {unit}{band}")
         off = f" ({error:+.1%})" if error is not None else ""
-        return Finding("mismatch", f"stated {value.written} {claim.unit} but recomputed {figure_text(figure)} "
-                                   f"{claim.unit}{off}{band}")
+        return Finding("mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} "
+                                   f"{unit}{off}{band}")
 
     def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
         claim_graph = {c: deps for c, deps in claim_dependencies.items() if deps}
@@ -330,21 +391,26 @@ class Checker:
                         f"{other.value.written} {other.unit} for {other.as_of}, this claim "
                         f"{this.value.written} {this.unit} for {this.as_of}"))
 
-    def _result(self, located: Located, findings: list[Finding] | None, recomputed: float | None,
-                relative_error: float | None, dependencies: frozenset[str] | None) -> Result:
+    def _result(self, located: Located, verdict: Finding | None, more: list[Finding] | None,
+                recomputed: float | None, relative_error: float | None,
+                dependencies: frozenset[str] | None) -> Result:
         claim = located.claim
-        if not findings:
-            reason = "model parameter (an input)" if claim.id in self.parameter_ids else \
-                "no check" if claim.value is not None else "qualitative claim"
-            findings = [Finding("unchecked", reason)]
-        elif len(findings) > 1:
-            findings = sorted(findings, key=lambda f: SEVERITY[f.status])
-        top = findings[0]
-        also = tuple(f"{f.status}: {f.reason}" for f in findings[1:]) if len(findings) > 1 else ()
+        is_parameter = claim.id in self.parameter_ids
+        also: tuple[str, ...] = ()
+        if more:
+            # A cycle's error comes before the check's own (it explains it), then the severest rest.
+            findings = sorted(more + [verdict] if verdict else more, key=lambda f: SEVERITY[f.status])
+            top = findings[0]
+            also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
+        elif verdict:
+            top = verdict
+        else:
+            top = Finding("unchecked", "model parameter (an input)" if is_parameter else
+                          "no check" if claim.value is not None else "qualitative claim")
         return Result(claim.id, located.path, located.line, top.status, top.reason, also,
                       f"{claim.value.written} {claim.unit}" if claim.value is not None else None,
                       recomputed, claim.unit, relative_error, _sorted(dependencies), claim.check,
-                      "parameter" if claim.id in self.parameter_ids else "claim")
+                      "parameter" if is_parameter else "claim")
 
 
 _SORTED: dict[frozenset[str], tuple[str, ...]] = {}

@@ -68,7 +68,6 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
     except ExprError as exc:
         explanation.error = str(exc)
         return explanation
-    values = checker.values_for(claim)
     shown: dict[str, str] = {}
     for ref in _unique(refs(compiled.node)):
         item = _input(checker, ref, claim.given or {})
@@ -76,7 +75,7 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         shown[ref.key] = f"{figure_text(item.value)} {item.unit}" if item.value is not None else ref.key
     explanation.substituted = render(compiled.node, lambda ref: f"({shown[ref.key]})")
     try:
-        recomputed = checker.recompute(claim, compiled, dict(values))
+        recomputed = checker.recompute(claim)
     except ExprError as exc:
         explanation.error = str(exc)
         return explanation

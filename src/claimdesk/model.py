@@ -153,8 +153,13 @@ def compile_expression(expression: sympy.Expr) -> tuple[Callable[..., float], li
 
 def evaluate(compiled: tuple[Callable[..., float], list[str]], values: dict[str, float]) -> float:
     function, names = compiled
+    return call(function, [values[n] for n in names])
+
+
+def call(function: Callable[..., float], arguments: list[float]) -> float:
+    """A compiled function's value as a finite float. Raises ExprError saying why there is none."""
     try:
-        result = float(function(*[values[n] for n in names]))
+        result = float(function(*arguments))
     except ZeroDivisionError:
         raise ExprError("division by zero") from None
     except (OverflowError, ValueError) as exc:
