@@ -75,6 +75,7 @@ class _Plan:
     arguments: list[float]  # at the model's own values, with the claims it names filled in
     position: dict[str, int]  # parameter name -> its index in `arguments`, for `given:`
     default: float | ExprError | None = None  # the figure without `given`, once computed
+    given_slots: dict[tuple[str, ...], list[tuple[int | None, float]]] = field(default_factory=dict)
 
 
 class Finding(NamedTuple):
@@ -196,9 +197,11 @@ class Checker:
     def plan(self, claim: Claim) -> _Plan:
         """What recomputing this claim needs, shared by every claim with the same check text and
         unit. Raises ExprError (an unreadable check, an unknown name, a unit of another dimension)."""
-        compiled = self.compile(claim)
         key = (claim.check, claim.unit)
         plan = self._plans.get(key)
+        if isinstance(plan, _Plan) and claim.id not in plan.compiled.claims_named:
+            return plan  # the common case, first; below the same in full, errors in order
+        compiled = self.compile(claim)
         if plan is None:
             try:
                 plan = self._make_plan(compiled, claim.unit or "")
@@ -237,18 +240,29 @@ class Checker:
             raise plan.default
         return plan.default
 
+    def _given_slots(self, plan: _Plan, names: tuple[str, ...]) -> list[tuple[int | None, float]]:
+        """Where each given parameter goes in the plan's arguments (None: the check does not read
+        it) and its unit's factor. Raises ExprError for a name that is not a parameter."""
+        slots = []
+        for name in names:
+            info = self.model.parameters.get(name)
+            if info is None:
+                raise ExprError(f"given names '{name}', which is not a model parameter"
+                                f"{did_you_mean(name, self.model.parameters)}")
+            slots.append((plan.position.get(name), info.unit.factor))
+        return slots
+
     def _figure(self, plan: _Plan, given: dict[str, float] | None) -> float:
         arguments = plan.arguments
         if given:
             arguments = arguments.copy()
-            for name, number in given.items():
-                info = self.model.parameters.get(name)
-                if info is None:
-                    raise ExprError(f"given names '{name}', which is not a model parameter"
-                                    f"{did_you_mean(name, self.model.parameters)}")
-                position = plan.position.get(name)
+            names = tuple(given)
+            slots = plan.given_slots.get(names)
+            if slots is None:
+                slots = plan.given_slots[names] = self._given_slots(plan, names)
+            for (position, factor), number in zip(slots, given.values()):
                 if position is not None:
-                    arguments[position] = info.unit.factor * number
+                    arguments[position] = factor * number
         if plan.compiled.shape.conditions:
             values = self.model.base_values(given)
             for condition in plan.compiled.shape.conditions:
@@ -270,51 +284,61 @@ class Checker:
                 gc.enable()
 
     def _run(self) -> CheckRun:
-        verdicts: dict[str, Finding] = {}  # each checked claim's own verdict: ok, mismatch or error
-        findings: dict[str, list[Finding]] = defaultdict(list)  # the rarer rest: cycles, stale, due, conflicts
-        recomputed: dict[str, float] = {}
-        relative: dict[str, float] = {}
+        # One pass gives every claim its Result from its own check; the passes over the whole desk
+        # (cycles, freshness, conflicts) then add their rarer findings to the claims they concern.
+        results: dict[str, Result] = {}
         dependencies: dict[str, frozenset[str]] = {}
         claim_dependencies: dict[str, frozenset[str]] = {}
+        parameter_ids = self.parameter_ids
         for claim_id, located in self.claims.items():
             claim = located.claim
-            if not claim.check:
-                continue
-            try:
-                plan = self.plan(claim)
-                compiled = plan.compiled
-                dependencies[claim_id] = compiled.dependencies
-                claim_dependencies[claim_id] = compiled.claims_named
-                figure = self._recompute(claim, plan)
-            except ExprError as exc:
-                verdicts[claim_id] = Finding("error", f"check '{claim.check}': {exc}")
-                continue
-            recomputed[claim_id] = figure
-            verdicts[claim_id] = self._compare(claim, figure, relative)
+            value = claim.value
+            recomputed = relative = None
+            depends: frozenset[str] | None = None
+            if claim.check:
+                try:
+                    plan = self.plan(claim)
+                    depends = dependencies[claim_id] = plan.compiled.dependencies
+                    claim_dependencies[claim_id] = plan.compiled.claims_named
+                    recomputed = self._recompute(claim, plan)
+                except ExprError as exc:
+                    status, reason = "error", f"check '{claim.check}': {exc}"
+                else:
+                    status, reason, relative = self._compare(claim, recomputed)
+            else:
+                status = "unchecked"
+                reason = "model parameter (an input)" if claim_id in parameter_ids else \
+                    "no check" if value is not None else "qualitative claim"
+            results[claim_id] = Result(
+                claim_id, located.path, located.line, status, reason, (),
+                f"{value.written} {claim.unit}" if value is not None else None, recomputed, claim.unit, relative,
+                _sorted(depends), claim.check, "parameter" if claim_id in parameter_ids else "claim")
+        findings: dict[str, list[Finding]] = defaultdict(list)
         self._cycles(findings, claim_dependencies)
         self._freshness(findings, dependencies)
         self._conflicts(findings)
+        for claim_id, more in findings.items():
+            _settle(results[claim_id], more)
         run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
-        run.results = [self._result(located, verdicts.get(claim_id), findings.get(claim_id),
-                                    recomputed.get(claim_id), relative.get(claim_id), dependencies.get(claim_id))
-                       for claim_id, located in self.claims.items()]
+        run.results = list(results.values())
         return run
 
-    def _compare(self, claim: Claim, figure: float, relative: dict[str, float]) -> Finding:
+    def _compare(self, claim: Claim, figure: float) -> tuple[str, str, float | None]:
+        """The verdict on a recomputed figure: (ok or mismatch, the reason, the relative error)."""
         value = claim.value
         assert value is not None
         unit = claim.unit
         error = None
         kind = value.kind
         if value.low and (kind == "exact" or kind == "approx"):
-            error = relative[claim.id] = (figure - value.low) / abs(value.low)
+            error = (figure - value.low) / abs(value.low)
         band = _band(claim) if claim.tolerance or kind == "approx" else ""
         if value.admits(figure, claim.tolerance):
-            return Finding("ok", f"recomputed {figure_text(figure)} {unit} agrees with the stated "
-                                 f"{value.written} {unit}{band}")
+            return "ok", f"recomputed {figure_text(figure)} {unit} agrees with the stated {value.written} {unit}{band}", \
+                error
         off = f" ({error:+.1%})" if error is not None else ""
-        return Finding("mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} "
-                                   f"{unit}{off}{band}")
+        return "mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} {unit}{off}{band}", \
+            error
 
     def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
         claim_graph = {c: deps for c, deps in claim_dependencies.items() if deps}
@@ -324,30 +348,46 @@ class Checker:
                 findings[claim_id].insert(0, Finding("error", f"checks refer to each other in a cycle: {text}"))
 
     def _freshness(self, findings: dict[str, list[Finding]], dependencies: dict[str, frozenset[str]]) -> None:
+        today = self.today
         own: dict[str, str] = {}
         default = self.desk.settings.stale_after
         expiry: dict[tuple[Threshold, dt.date], dt.date] = {}
+        default_expiry: dict[dt.date, dt.date] = {}  # most claims follow the desk's threshold
         for claim_id, located in self.claims.items():
             claim = located.claim
-            threshold = claim.stale_after if claim.stale_after is not None else default
-            if isinstance(threshold, Threshold):
-                key = (threshold, claim.as_of.end)
+            as_of = claim.as_of
+            threshold = claim.stale_after
+            expires: dt.date | None = None
+            if threshold is None and isinstance(default, Threshold):
+                expires = default_expiry.get(as_of.end)
+                if expires is None:
+                    expires = default_expiry[as_of.end] = default.expires(as_of)
+                threshold = default
+            elif isinstance(threshold, Threshold):
+                key = (threshold, as_of.end)
                 expires = expiry.get(key)
                 if expires is None:
-                    expires = expiry[key] = threshold.expires(claim.as_of)
-                if self.today >= expires:
-                    own[claim_id] = f"as_of {claim.as_of} is older than {threshold} (stale since {expires.isoformat()})"
-            if claim_id not in own and claim.review_by and claim.review_by < self.today:
+                    expires = expiry[key] = threshold.expires(as_of)
+            if expires is not None and today >= expires:
+                own[claim_id] = f"as_of {as_of} is older than {threshold} (stale since {expires.isoformat()})"
+            elif claim.review_by and claim.review_by < today:
                 own[claim_id] = f"review_by {claim.review_by.isoformat()} has passed"
             if claim_id in own:
                 findings[claim_id].append(Finding("stale", own[claim_id]))
-            if claim.resolves and claim.resolves <= self.today:
+            if claim.resolves and claim.resolves <= today:
                 findings[claim_id].append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
                                                      "judge it against what happened"))
         if not own:
             return
-        for claim_id in dependencies:
-            stale_inputs = sorted(d for d in _reachable(claim_id, dependencies) if d in own and d != claim_id)
+        # What a claim depends on is decided by its dependency set, which many claims share.
+        stale_by_inputs: dict[frozenset[str], list[str]] = {}
+        for claim_id, inputs in dependencies.items():
+            stale_inputs = stale_by_inputs.get(inputs)
+            if stale_inputs is None:
+                reachable = set(inputs) | _reachable_from(inputs, dependencies)
+                stale_inputs = stale_by_inputs[inputs] = sorted(d for d in reachable if d in own)
+            if claim_id in stale_inputs:  # a claim in a cycle reaches itself
+                stale_inputs = [d for d in stale_inputs if d != claim_id]
             if stale_inputs:
                 shown = ", ".join(stale_inputs[:5]) + (f" and {len(stale_inputs) - 5} more"
                                                        if len(stale_inputs) > 5 else "")
@@ -391,26 +431,14 @@ class Checker:
                         f"{other.value.written} {other.unit} for {other.as_of}, this claim "
                         f"{this.value.written} {this.unit} for {this.as_of}"))
 
-    def _result(self, located: Located, verdict: Finding | None, more: list[Finding] | None,
-                recomputed: float | None, relative_error: float | None,
-                dependencies: frozenset[str] | None) -> Result:
-        claim = located.claim
-        is_parameter = claim.id in self.parameter_ids
-        also: tuple[str, ...] = ()
-        if more:
-            # A cycle's error comes before the check's own (it explains it), then the severest rest.
-            findings = sorted(more + [verdict] if verdict else more, key=lambda f: SEVERITY[f.status])
-            top = findings[0]
-            also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
-        elif verdict:
-            top = verdict
-        else:
-            top = Finding("unchecked", "model parameter (an input)" if is_parameter else
-                          "no check" if claim.value is not None else "qualitative claim")
-        return Result(claim.id, located.path, located.line, top.status, top.reason, also,
-                      f"{claim.value.written} {claim.unit}" if claim.value is not None else None,
-                      recomputed, claim.unit, relative_error, _sorted(dependencies), claim.check,
-                      "parameter" if is_parameter else "claim")
+
+def _settle(result: Result, more: list[Finding]) -> None:
+    """Add the desk-wide findings to a claim's result: the most severe finding decides its status,
+    the others go to `also`. A cycle's error comes before the check's own (it explains it)."""
+    own = [Finding(result.status, result.reason)] if result.status != "unchecked" else []
+    findings = sorted(more + own, key=lambda f: SEVERITY[f.status])
+    result.status, result.reason = findings[0]
+    result.also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
 
 
 _SORTED: dict[frozenset[str], tuple[str, ...]] = {}
@@ -466,9 +494,10 @@ def _agree(first: _Span, second: _Span) -> bool:
     return low < high if first.strict or second.strict else low <= high
 
 
-def _reachable(start: str, graph: Mapping[str, Collection[str]]) -> set[str]:
+def _reachable_from(starts: Collection[str], graph: Mapping[str, Collection[str]]) -> set[str]:
+    """Every node reachable from `starts` (not counting the starts themselves unless reached)."""
     seen: set[str] = set()
-    stack = list(graph.get(start, ()))
+    stack = [node for start in starts for node in graph.get(start, ())]
     while stack:
         node = stack.pop()
         if node not in seen:
