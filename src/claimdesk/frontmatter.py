@@ -49,6 +49,7 @@ _NULL = {"", "~", "null", "Null", "NULL"}
 _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:nan|NaN|NAN|inf|Inf|INF)")
+_NUMERIC_START = frozenset("0123456789+-.")
 
 
 class Invalid:
@@ -147,7 +148,6 @@ class _Builder:
     def take_key(self, event: ev.ScalarEvent, top: _Frame) -> None:
         line = self.line(event)
         key = event.value
-        where = field_name(top.path + (key,))
         if key == "<<" and not event.style:
             self.problem(line, top.path, "merge keys (<<) are not allowed; write the fields out")
             raise _Stop
@@ -156,6 +156,7 @@ class _Builder:
                          f"duplicate key '{key}' (first given on line {top.key_lines[key]})")
             key = f"\0dup{line}"  # keep parsing; the duplicate's value is discarded below
         elif not key.strip():
+            where = field_name(top.path + (key,))
             self.problem(line, top.path, f"empty key in {where or 'the document'}")
         top.key = key
         top.key_lines[key] = line
@@ -174,6 +175,9 @@ class _Builder:
             raise _Stop
 
     def feed(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ScalarEvent):
+            self.feed_scalar(event)
+            return
         if isinstance(event, (ev.StreamStartEvent, ev.StreamEndEvent, ev.DocumentEndEvent)):
             return
         if isinstance(event, ev.DocumentStartEvent):
@@ -212,6 +216,28 @@ class _Builder:
         self.place(container, path, line)
         self.stack.append(_Frame(container, path))
 
+    def feed_scalar(self, event: ev.ScalarEvent) -> None:
+        """`feed` for a scalar, the most frequent event (every key and most values), in line."""
+        decorated = event.anchor or (event.tag and event.tag != "!")
+        if self.stack:
+            top = self.stack[-1]
+            container = top.container
+            if isinstance(container, list):
+                path = top.path + (len(container),)
+            elif top.key is None:  # a mapping key
+                if decorated:
+                    self.refuse_decorations(event, top.path)
+                self.take_key(event, top)
+                return
+            else:
+                path = top.path + (top.key,)
+        else:
+            path = ()
+        if decorated:
+            self.refuse_decorations(event, path)
+        line = self.line(event)
+        self.place(self.scalar(event, path, line), path, line)
+
     def scalar(self, event: ev.ScalarEvent, path: Path, line: int) -> Any:
         text = event.value
         if event.style:  # quoted or block: always a string (plain is '' in libyaml, None in PyYAML)
@@ -222,6 +248,8 @@ class _Builder:
             return True
         if text in _FALSE:
             return False
+        if text[0] not in _NUMERIC_START:  # numbers and dates start with a digit, a sign or a dot
+            return text
         if _INT.fullmatch(text):
             if len(text.lstrip("+-")) > MAX_INT_DIGITS:
                 self.problem(line, path, f"integer of {len(text.lstrip('+-'))} digits is too large "
@@ -266,11 +294,13 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
         builder.problem(first_line, (), f"larger than {MAX_BYTES // (1024 * 1024)} MiB; split it up")
         return builder.result
     parser = _Parser(text)
+    next_event, feed, feed_scalar, scalar_event = parser.get_event, builder.feed, builder.feed_scalar, ev.ScalarEvent
     try:
-        while parser.check_event():
-            event = parser.get_event()
-            if event is not None:
-                builder.feed(event)
+        while (event := next_event()) is not None:  # None after the stream's end
+            if event.__class__ is scalar_event:  # most events: every key and most values
+                feed_scalar(event)
+            else:
+                feed(event)
     except _Stop:
         builder.result.fatal = True
     except yaml.MarkedYAMLError as exc:
