@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -240,3 +241,41 @@ def test_model_with_problems_exits_1(make_desk) -> None:
     root = make_desk({"data/models/token_cost.yaml": broken})
     result = invoke("model", str(root))
     assert result.exit_code == 1 and "quantities[1].expr: unknown name 'x'" in result.stderr
+
+
+def run_on_terminal(args: list[str], cwd: Path) -> str:
+    """Run the real `claimdesk` with its output on a pseudo-terminal, as a person at a shell sees it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-c", "from claimdesk.cli import main; main()", *args], cwd=cwd, stdout=follower,
+                               stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "160"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode("utf-8", "replace"))  # without colours
+
+
+def test_terminal_output_is_a_table_for_a_desk_sized_run_and_lines_beyond(tmp_path: Path) -> None:
+    from .conftest import write_desk
+
+    table = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", str(REPO)], REPO)
+    assert "┃ status" in table and "│ ok" in table and "checked" in table
+    many = "\n".join(["---", "title: Many", "claims:"] + [
+        f"  - {{id: c{i}, text: t, stance: neutral, sources: [src_a], as_of: 2026-05, value: {i}, unit: x}}"
+        for i in range(600)] + ["---", ""])
+    root = write_desk(tmp_path / "desk", {"kb/many.md": many})
+    lines = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", str(root)], root)
+    assert "┃" not in lines and "unchecked c599  kb/many.md:" in lines

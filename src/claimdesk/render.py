@@ -44,10 +44,13 @@ def _is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
+RICH_TABLE_MAX_ROWS = 500  # beyond this a terminal gets plain lines: a boxed table of a big desk helps nobody
+
+
 def results_table(run: CheckRun, results: list[Result]) -> str:
     """Most severe first, then in desk order, so the findings lead and `ok` trails."""
     results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
-    if _is_terminal():
+    if _is_terminal() and len(results) <= RICH_TABLE_MAX_ROWS:
         return _rich_table(run, results)
     lines = []
     for r in results:
