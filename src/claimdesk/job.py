@@ -7,7 +7,8 @@ one place means both see the same desk, the same store and the same run.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .check import check_desk
@@ -25,6 +26,7 @@ class CheckOutcome:
     run: CheckRun
     run_id: int | None = None  # the run's id in the store; None when no store was used
     store: str | None = None  # the store's label, for messages
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
 
     @property
     def errors(self) -> list[Problem]:
@@ -44,15 +46,40 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
     from .store import desk_version, open_store
 
     started = dt.datetime.now(dt.UTC)
+    clock = _Clock()
     with open_store(path, store_file, write=True) as store:
+        clock.lap("open")
         stats = store.ingest(path)
         assert stats.desk is not None
         desk = stats.desk
-        problems, run = _validate_and_check(desk, today)
-        run_id = store.record_run(run, desk_version(desk.root), started=started)
-        return CheckOutcome(desk, problems, run, run_id, store.label)
+        clock.lap("ingest")
+        problems, run = _validate_and_check(desk, today, clock)
+        version = desk_version(desk.root)
+        clock.lap("desk_version")
+        run_id = store.record_run(run, version, started=started)
+        clock.lap("record")
+    clock.lap("close")
+    return CheckOutcome(desk, problems, run, run_id, store.label, clock.laps)
 
 
-def _validate_and_check(desk: Desk, today: dt.date | None) -> tuple[list[Problem], CheckRun]:
+def _validate_and_check(desk: Desk, today: dt.date | None,
+                        clock: _Clock | None = None) -> tuple[list[Problem], CheckRun]:
     model = build_model(desk)  # once: validation reports its problems, the checker computes with it
-    return validate_desk(desk, model), check_desk(desk, today, model)
+    problems = validate_desk(desk, model)
+    if clock:
+        clock.lap("validate")
+    run = check_desk(desk, today, model)
+    if clock:
+        clock.lap("check")
+    return problems, run
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
+        self.last = now
