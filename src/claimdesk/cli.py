@@ -167,7 +167,8 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     results = [r for r in outcome.run.results if shown is None or r.status in shown]
     click.echo(results_json(outcome.run, results) if output == "json" else results_table(outcome.run, results))
     if outcome.run_id is not None:
-        click.echo(f"recorded as run {outcome.run_id} in {outcome.store}", err=True)
+        how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
+        click.echo(f"recorded as run {outcome.run_id} in {outcome.store} ({how})", err=True)
     failing = failing or list(outcome.desk.settings.fail_on)
     sys.exit(1 if outcome.errors or any(r.status in failing for r in outcome.run.results) else 0)
 

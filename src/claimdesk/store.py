@@ -46,6 +46,7 @@ import datetime as dt
 import fcntl
 import gc
 import hashlib
+import json
 import marshal
 import multiprocessing
 import os
@@ -69,7 +70,7 @@ from . import __version__, kb
 from .expr import ExprError, parse, refs
 from .freshness import Period, Threshold
 from .frontmatter import Loaded
-from .problems import DeskError, did_you_mean
+from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
 from .values import Stated, Tolerance
@@ -81,6 +82,7 @@ CHUNK_PAGES = 250
 RACY_SECONDS = 2  # a file this close to the previous ingest's start is read even when mtime and size match
 READ_WAIT_SECONDS = 10.0  # how long a reader or writer waits for the other to close the file
 TEST_PAUSE_ENV = "CLAIMDESK_TEST_PAUSE_IN_WRITE"  # tests only: a marker file; ingest pauses before COMMIT
+TEST_PAUSE_SKIP_ENV = "CLAIMDESK_TEST_PAUSE_SKIP"  # tests only: how many writes go on before the pause
 
 # -- tables ----------------------------------------------------------------------------------
 VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"
@@ -222,6 +224,7 @@ class IngestStats:
     problem_pages_before: set[str] = field(default_factory=set)  # pages stored with problems before
     previous: list[tuple[str, int, str, str | None]] = field(default_factory=list)  # (path, position, id, metric)
     pages_version: int = 0  # the store's page version before this ingest
+    pages_version_after: int = 0  # and after: one more when pages, sources or models changed
     data_hash: str = ""
 
     def summary(self) -> str:
@@ -550,8 +553,9 @@ class Store:
                 _set_meta(con, cache_format=CACHE_FORMAT, data_hash=data_hash, desk_root=str(root),
                           last_ingest=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                           claimdesk_version=__version__)
-            if new_content:  # an incremental check compares with the run recorded at this version
-                _set_meta(con, pages_version=str(stats.pages_version + 1))
+            stats.pages_version_after = stats.pages_version + (1 if new_content else 0)
+            if new_content:  # an incremental check builds only on a run recorded at this version
+                _set_meta(con, pages_version=str(stats.pages_version_after))
             _set_meta(con, ingest_started_us=str(started_us))
             _pause_for_tests()
             clock.lap("write")
@@ -621,44 +625,116 @@ class Store:
         return record
 
     # -- runs -----------------------------------------------------------------------------
-    def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None) -> int:
+    def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None,
+                   problems: Sequence[tuple[str, str, Problem]] | None = None,
+                   base: dict[str, Any] | None = None) -> int:
         """Append a check run and its results; returns the run's id. Each result keeps a copy of its
         claim's metric, value and as_of as they are now (so ingest first), so that history outlives
-        edits and deletions. Times are UTC."""
+        edits and deletions. Times are UTC.
+
+        `problems` (validation's, with their owners, see validate.py) and `base` (what the run
+        depended on, see job.py) let the next `claimdesk check` be incremental; a run recorded
+        without them makes the next one a full run."""
         self._require_write()
         finished = _utcnow()
-        started = started.astimezone(dt.UTC).replace(tzinfo=None) if started and started.tzinfo \
-            else (started or finished)
+        started = _naive_utc(started, finished)
         counts = run.counts()
-        with _collector_paused():
-            rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
-                     r.relative_error, list(r.depends_on), r.check, r.kind) for r in run.results]
-            incoming = _arrow(RESULT_COLUMNS, rows)
-            del rows
+        incoming = _result_rows(run.results)
         with self._transaction() as con:
             run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, run.today, desk_version, run.model_fingerprint,
                          len(run.results), *(counts[s] for s in STATUSES)])
-            # An id written twice is an error of its own; any_value keeps such a result to one row.
-            _insert(con, f"""
-                INSERT INTO results BY NAME
-                SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
-                       c.as_of_written, c.as_of_start, c.as_of_end
-                FROM incoming r LEFT JOIN (
-                    SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
-                           any_value(value_low) AS value_low, any_value(value_high) AS value_high,
-                           any_value(as_of_written) AS as_of_written, any_value(as_of_start) AS as_of_start,
-                           any_value(as_of_end) AS as_of_end
-                    FROM (SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
-                                 as_of_start, as_of_end FROM claims
-                          UNION ALL
-                          SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
-                                 as_of_start, as_of_end FROM parameters)
-                    GROUP BY path, claim_id
-                ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
+            _insert_results(con, run_id, incoming)
+            con.execute("DELETE FROM problems")
+            _write_problems(con, problems or [])
+            _set_base(con, run_id, base if problems is not None else None)
         self._release()
         return run_id
+
+    def record_incremental(self, previous_run_id: int, results: list[Result], dirty: set[str],
+                           today: dt.date, model_fingerprint: str, desk_version: str | None,
+                           started: dt.datetime | None, problems: Sequence[tuple[str, str, Problem]],
+                           replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, CheckRun, list[Problem]]:
+        """Record a run that re-checked only the claims in `dirty`: their `results`, and for every
+        other claim its result in `previous_run_id`, copied inside DuckDB. The stored problems whose
+        owner is in `replaced` (owner kind -> owners; every `source` and `data` problem too) give
+        way to `problems`. Returns the run's id, the whole run and every problem, read back."""
+        self._require_write()
+        finished = _utcnow()
+        started = _naive_utc(started, finished)
+        incoming = _result_rows(results)
+        columns = ", ".join(name for name, _ in TABLES["results"] if name != "run_id")
+        with self._transaction() as con:
+            run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
+            _paths_table(con, "dirty", dirty)
+            try:
+                con.execute(f"INSERT INTO results SELECT {run_id} AS run_id, {columns} FROM results "
+                            "WHERE run_id = ? AND claim_id NOT IN (SELECT path FROM dirty)", [previous_run_id])
+            finally:
+                con.unregister("dirty")
+            _insert_results(con, run_id, incoming)
+            tally = dict(con.execute("SELECT status, count(*) FROM results WHERE run_id = ? GROUP BY status",
+                                     [run_id]).fetchall())
+            con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
+                        [run_id, started, finished, today, desk_version, model_fingerprint,
+                         sum(tally.values()), *(tally.get(s, 0) for s in STATUSES)])
+            con.register("replaced", pa.table({
+                "kind": pa.array([k for k, owners in replaced.items() for _ in owners], pa.string()),
+                "owner": pa.array([o for owners in replaced.values() for o in owners], pa.string())}))
+            try:
+                con.execute("DELETE FROM problems WHERE owner_kind IN ('source', 'data') OR EXISTS (SELECT 1 FROM "
+                            "replaced WHERE replaced.kind = problems.owner_kind AND replaced.owner = problems.owner)")
+            finally:
+                con.unregister("replaced")
+            _write_problems(con, problems)
+            _set_base(con, run_id, base)
+            _pause_for_tests()
+            every = self._results_of(con, run_id)
+            merged = sorted({Problem(*row) for row in con.execute(
+                "SELECT path, line, field, message, severity FROM problems").fetchall()},
+                key=lambda p: (p.path, p.line, p.field, p.message))
+        self._release()
+        return run_id, CheckRun(today, every, model_fingerprint), merged
+
+    def run_base(self) -> dict[str, Any] | None:
+        """What the latest run depended on, when it was recorded with its problems (record_run)."""
+        con = self._connect()
+        meta = dict(con.execute("SELECT key, value FROM store_meta WHERE key = 'run_base'").fetchall())
+        if "run_base" not in meta:
+            return None
+        base: dict[str, Any] = json.loads(meta["run_base"])
+        latest = con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+        return base if base.get("run_id") == latest else None
+
+    def select(self, sql: str, params: Sequence[Any] = (), **lists: Iterable[str]) -> list[tuple[Any, ...]]:
+        """Rows of claimdesk's own SQL, with each of `lists` visible as a one-column table (`path`)."""
+        con = self._connect()
+        for name, values in lists.items():
+            _paths_table(con, name, values)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            for name in lists:
+                con.unregister(name)
+
+    def _results_of(self, con: duckdb.DuckDBPyConnection, run_id: int) -> list[Result]:
+        """A run's results in the checker's order: parameters (model files in reading order), then
+        claims in desk order."""
+        return [Result(claim_id, path, line, status, reason, tuple(also) if also else (), stated, recomputed, unit,
+                       relative_error, tuple(depends_on) if depends_on else (), check, kind)
+                for claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error,
+                depends_on, check, kind in con.execute("""
+                    SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
+                           r.relative_error, r.depends_on, r.check_expr, r.kind
+                    FROM results r LEFT JOIN (
+                        SELECT path, claim_id AS id, min(position) AS position FROM claims GROUP BY ALL
+                        UNION ALL
+                        SELECT path, parameter_id, min(position) FROM parameters GROUP BY ALL
+                    ) c ON c.path = r.path AND c.id = r.claim_id
+                    WHERE r.run_id = ?
+                    ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
+                             c.position""", [run_id]).fetchall()]
 
     # -- reading --------------------------------------------------------------------------
     def query(self, sql: str) -> QueryResult:
@@ -1064,6 +1140,50 @@ def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,
 
 
 # -- rows ------------------------------------------------------------------------------------
+def _result_rows(results: list[Result]) -> pa.Table:
+    with _collector_paused():
+        rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
+                 r.relative_error, list(r.depends_on), r.check, r.kind) for r in results]
+        return _arrow(RESULT_COLUMNS, rows)
+
+
+def _insert_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Table) -> None:
+    # An id written twice is an error of its own; any_value keeps such a result to one row.
+    _insert(con, f"""
+        INSERT INTO results BY NAME
+        SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
+               c.as_of_written, c.as_of_start, c.as_of_end
+        FROM incoming r LEFT JOIN (
+            SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
+                   any_value(value_low) AS value_low, any_value(value_high) AS value_high,
+                   any_value(as_of_written) AS as_of_written, any_value(as_of_start) AS as_of_start,
+                   any_value(as_of_end) AS as_of_end
+            FROM (SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
+                         as_of_start, as_of_end FROM claims
+                  UNION ALL
+                  SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
+                         as_of_start, as_of_end FROM parameters)
+            GROUP BY path, claim_id
+        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming)
+
+
+def _write_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[tuple[str, str, Problem]]) -> None:
+    rows = [(p.path, p.line, p.field, p.message, p.severity, kind, owner) for kind, owner, p in problems]
+    _insert(con, "INSERT INTO problems BY NAME SELECT * FROM incoming", _arrow(TABLES["problems"], rows))
+
+
+def _set_base(con: duckdb.DuckDBPyConnection, run_id: int, base: dict[str, Any] | None) -> None:
+    con.execute("DELETE FROM store_meta WHERE key = 'run_base'")
+    if base is not None:
+        con.execute("INSERT INTO store_meta VALUES ('run_base', ?)", [json.dumps(dict(base, run_id=run_id))])
+
+
+def _naive_utc(started: dt.datetime | None, default: dt.datetime) -> dt.datetime:
+    if started is None:
+        return default
+    return started.astimezone(dt.UTC).replace(tzinfo=None) if started.tzinfo else started
+
+
 class _Rows:
     """Rows of the page tables, gathered page by page and handed to DuckDB as Arrow tables."""
 
@@ -1283,9 +1403,17 @@ class _Clock:
         return time.perf_counter() - self.start
 
 
+_pauses_skipped = 0
+
+
 def _pause_for_tests() -> None:
-    """The crash tests kill a writer here, inside its transaction, to prove the old store survives."""
+    """The crash tests kill a writer here, inside its transaction, to prove the old store survives.
+    With TEST_PAUSE_SKIP_ENV=N the first N transactions that come here go on."""
+    global _pauses_skipped
     marker = os.environ.get(TEST_PAUSE_ENV)
+    if marker and _pauses_skipped < _int(os.environ.get(TEST_PAUSE_SKIP_ENV)):
+        _pauses_skipped += 1
+        return
     if marker:
         Path(marker).write_text(str(os.getpid()))
         time.sleep(120)
