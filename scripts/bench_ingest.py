@@ -107,9 +107,10 @@ def phase_incremental(desk: Path, store_file: Path, page: str) -> dict[str, Any]
     start, cpu = time.perf_counter(), cpu_seconds()
     outcome = check_and_record(desk, store_file, TODAY)
     seconds = time.perf_counter() - start
+    printed = len(outcome.run.results)  # what the CLI prints; after an incremental run read back from the store (step read_back)
     return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "steps": outcome.phases,
             "incremental": getattr(outcome, "incremental", None), "counts": outcome.run.counts(),
-            "problems": len(outcome.problems), "rss_mb": peak_rss_mb()}
+            "problems": len(outcome.problems), "results": printed, "rss_mb": peak_rss_mb()}
 
 
 def run_phase(*args: str) -> dict[str, Any]:

@@ -149,8 +149,10 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. Format
     errors (see validate) are printed first, on stderr; the claims that could be read are still
     checked. The desk is ingested into the store first and the run is recorded there (see
-    history), unless --no-store. Exits 1 when there are format errors or a claim has a status in
-    --fail-on, else 0.
+    history), unless --no-store; when the previous run allows it, only the claims an edit can
+    affect are checked again (the last line says "incremental: N of M claims re-checked"), with
+    the same results as a full run. Exits 1 when there are format errors or a claim has a status
+    in --fail-on, else 0.
 
     Example: claimdesk check --status mismatch,conflict,stale
     """

@@ -33,6 +33,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,11 +54,21 @@ if TYPE_CHECKING:
 class CheckOutcome:
     desk: Desk  # in an incremental run only the pages it read: use it for settings, not for claims
     problems: list[Problem]  # format problems (errors and warnings) found by validate
-    run: CheckRun
+    # The run, or (after an incremental run, whose results are mostly copies in the store) how to
+    # read it back from the store: done once, when `run` is first asked for.
+    _run: CheckRun | Callable[[], CheckRun]
     run_id: int | None = None  # the run's id in the store; None when no store was used
     store: str | None = None  # the store's label, for messages
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
     incremental: str | None = None  # "37 of 100,000 claims re-checked" when the run was incremental
+
+    @property
+    def run(self) -> CheckRun:
+        if callable(self._run):
+            start = time.perf_counter()
+            self._run = self._run()
+            self.phases["read_back"] = time.perf_counter() - start
+        return self._run
 
     @property
     def errors(self) -> list[Problem]:
@@ -192,12 +203,20 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
     version = desk_version(desk.root)
     clock.lap("desk_version")
     replaced = {"page": changed, "id": problems.ids, "metric": metrics}
-    run_id, whole, every_problem = store.record_incremental(
+    run_id, claims, every_problem = store.record_incremental(
         previous_run_id, results, dirty, today, model.fingerprint, version, started, problems.owned, replaced,
         dict(base, pages_version=stats.pages_version_after))
     clock.lap("record")
-    outcome = CheckOutcome(desk, every_problem, whole, run_id, store.label)
-    outcome.incremental = f"{len(results):,} of {len(whole.results):,} claims re-checked"
+    store_path = store.path
+
+    def read_back() -> CheckRun:
+        from .store import Store
+
+        with Store.open(store_path) as reader:
+            return reader.stored_run(run_id)
+
+    outcome = CheckOutcome(desk, every_problem, read_back, run_id, store.label)
+    outcome.incremental = f"{len(results):,} of {claims:,} claims re-checked"
     return outcome
 
 

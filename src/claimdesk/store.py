@@ -7,10 +7,17 @@ keep the two in step.
 
 How it is kept:
 
-- `Store.ingest` reads the desk through kb.py with the store as its `PageCache`: a page whose
-  content hash is unchanged is rebuilt from the store without YAML parsing or validation, only
-  the pages that changed are parsed, and pages that disappeared are removed. When many pages
-  changed (a cold store, a big pull), worker processes parse them while kb.py walks the desk.
+- `Store.ingest` reads the desk through kb.py with the store as its `PageCache`: a page whose mtime
+  and size are the stored ones is not read at all (unless it was written within RACY_SECONDS of
+  the previous ingest's start: git's racy-file rule), a page whose content hash is unchanged is
+  rebuilt from the store without YAML parsing or validation, only the pages that changed are
+  parsed, and pages that disappeared are removed. When many pages changed (a cold store, a big
+  pull), worker processes parse them while kb.py walks the desk. A `lazy` ingest leaves the
+  unchanged pages unbuilt; `cached_pages` builds the few an incremental check needs (job.py).
+- `record_run` stores a run with the validation problems and what the run depended on (store_meta
+  `run_base`); `record_incremental` stores a run that re-checked some claims, copying the other
+  results from the previous run inside DuckDB. `pages_version` in store_meta grows with every
+  ingest that changed pages or data, so a run builds only on a previous run whose pages it knows.
 - Every write happens in one DuckDB transaction, so a run that fails or is killed half-way leaves
   the previous store intact; DuckDB's write-ahead log cleans up on the next open.
 - One writer at a time: a writer holds an flock on `<store>.lock`, which names its process id, and
@@ -506,7 +513,8 @@ class Store:
             path for path, (_, mtime_us, size) in on_disk.items()
             if path in known and known[path].cached and not known[path].problems
             and (known[path].mtime_us, known[path].size) == (mtime_us, size) and mtime_us < racy_from]
-        to_read = [path for path in on_disk if path not in set(unread)]
+        skipped = set(unread)
+        to_read = [path for path in on_disk if path not in skipped]
         blobs = {} if rebuild else _blobs(con, to_read)
         self._cache = cache = _Cache(root, known, blobs, on_disk)
         clock.lap("open")
@@ -655,11 +663,12 @@ class Store:
     def record_incremental(self, previous_run_id: int, results: list[Result], dirty: set[str],
                            today: dt.date, model_fingerprint: str, desk_version: str | None,
                            started: dt.datetime | None, problems: Sequence[tuple[str, str, Problem]],
-                           replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, CheckRun, list[Problem]]:
+                           replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, int, list[Problem]]:
         """Record a run that re-checked only the claims in `dirty`: their `results`, and for every
         other claim its result in `previous_run_id`, copied inside DuckDB. The stored problems whose
         owner is in `replaced` (owner kind -> owners; every `source` and `data` problem too) give
-        way to `problems`. Returns the run's id, the whole run and every problem, read back."""
+        way to `problems`. Returns the run's id, its number of results and every problem, read back
+        (`stored_run` reads the results)."""
         self._require_write()
         finished = _utcnow()
         started = _naive_utc(started, finished)
@@ -690,12 +699,11 @@ class Store:
             _write_problems(con, problems)
             _set_base(con, run_id, base)
             _pause_for_tests()
-            every = self._results_of(con, run_id)
             merged = sorted({Problem(*row) for row in con.execute(
                 "SELECT path, line, field, message, severity FROM problems").fetchall()},
                 key=lambda p: (p.path, p.line, p.field, p.message))
         self._release()
-        return run_id, CheckRun(today, every, model_fingerprint), merged
+        return run_id, sum(tally.values()), merged
 
     def run_base(self) -> dict[str, Any] | None:
         """What the latest run depended on, when it was recorded with its problems (record_run)."""
@@ -718,13 +726,13 @@ class Store:
             for name in lists:
                 con.unregister(name)
 
-    def _results_of(self, con: duckdb.DuckDBPyConnection, run_id: int) -> list[Result]:
-        """A run's results in the checker's order: parameters (model files in reading order), then
-        claims in desk order."""
-        return [Result(claim_id, path, line, status, reason, tuple(also) if also else (), stated, recomputed, unit,
-                       relative_error, tuple(depends_on) if depends_on else (), check, kind)
-                for claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error,
-                depends_on, check, kind in con.execute("""
+    def stored_run(self, run_id: int) -> CheckRun:
+        """A recorded run with its results in the checker's order: parameters (model files in
+        reading order), then claims in desk order, each as the checker gave it."""
+        con = self._connect()
+        today, fingerprint = con.execute("SELECT today, model_fingerprint FROM runs WHERE run_id = ?",
+                                         [run_id]).fetchall()[0]
+        table = con.sql("""
                     SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
                            r.relative_error, r.depends_on, r.check_expr, r.kind
                     FROM results r LEFT JOIN (
@@ -734,7 +742,13 @@ class Store:
                     ) c ON c.path = r.path AND c.id = r.claim_id
                     WHERE r.run_id = ?
                     ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
-                             c.position""", [run_id]).fetchall()]
+                             c.position""", params=[run_id]).to_arrow_table()
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        for i in (5, 10):  # also, depends_on: lists in the store, tuples in a Result
+            columns[i] = [tuple(v) if v else () for v in columns[i]]
+        with _collector_paused():
+            results = [Result(*row) for row in zip(*columns)]
+        return CheckRun(today, results, fingerprint or "")
 
     # -- reading --------------------------------------------------------------------------
     def query(self, sql: str) -> QueryResult:
