@@ -86,8 +86,13 @@ class Finding(NamedTuple):
 class Checker:
     """Checks a desk. Build once, then `run()`; `explain()` reuses the same compiled pieces."""
 
-    def __init__(self, desk: Desk, today: dt.date | None = None, model: Model | None = None):
+    def __init__(self, desk: Desk, today: dt.date | None = None, model: Model | None = None,
+                 known_names: Callable[[], Iterable[str]] | None = None):
+        """`known_names`: every claim and parameter id of the whole desk, in desk order (parameters
+        first), for "did you mean" when a check names something unknown; by default the ids of
+        `desk`. Given when `desk` holds only part of a desk (an incremental run, see job.py)."""
         self.desk = desk
+        self.known_names = known_names
         self.today = today or dt.date.today()
         self.model = model or build_model(desk)
         self.claims: dict[str, Located] = {}
@@ -166,7 +171,7 @@ class Checker:
                                 f"{'parameter' if name in self.model.parameters else 'quantity'}")
             return
         if name not in self.claims:
-            known = list(self.claims) + self.model.names()
+            known = list(self.known_names() if self.known_names else self.claims) + self.model.names()
             raise ExprError(f"unknown name '{name}'{did_you_mean(name, known)}; a check names model "
                             "parameters and quantities (claimdesk model) and claim ids")
         other = self.claims[name].claim

@@ -149,8 +149,10 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. Format
     errors (see validate) are printed first, on stderr; the claims that could be read are still
     checked. The desk is ingested into the store first and the run is recorded there (see
-    history), unless --no-store. Exits 1 when there are format errors or a claim has a status in
-    --fail-on, else 0.
+    history), unless --no-store; when the previous run allows it, only the claims an edit can
+    affect are checked again (the last line says "incremental: N of M claims re-checked"), with
+    the same results as a full run. Exits 1 when there are format errors or a claim has a status
+    in --fail-on, else 0.
 
     Example: claimdesk check --status mismatch,conflict,stale
     """
@@ -167,7 +169,8 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     results = [r for r in outcome.run.results if shown is None or r.status in shown]
     click.echo(results_json(outcome.run, results) if output == "json" else results_table(outcome.run, results))
     if outcome.run_id is not None:
-        click.echo(f"recorded as run {outcome.run_id} in {outcome.store}", err=True)
+        how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
+        click.echo(f"recorded as run {outcome.run_id} in {outcome.store} ({how})", err=True)
     failing = failing or list(outcome.desk.settings.fail_on)
     sys.exit(1 if outcome.errors or any(r.status in failing for r in outcome.run.results) else 0)
 

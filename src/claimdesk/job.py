@@ -2,29 +2,73 @@
 
 `claimdesk check` and (later) the nightly report call `check_and_record`; keeping the sequence in
 one place means both see the same desk, the same store and the same run.
+
+Incremental runs. When the store holds a previous run that depended on exactly what this one
+depends on (see `_base`: the same `today`, model files, sources, settings and claimdesk code, no
+ingest in between, and the run's whole problem list stored), only what an edit can affect is
+checked again:
+
+- C, the changed pages: added, edited or removed since that run, and every page with format
+  problems (those are read in full on every ingest anyway).
+- D, the dirty claims: every claim on C (before and after), every claim of a metric a claim on C
+  has or had, or that any claim with one of their ids has (their conflicts may change), the previous run's `error` claims when the list of ids
+  changed (a "did you mean" hint names the closest id of the whole desk), and then every claim
+  whose check names one of those, transitively.
+- The checker (unchanged, check.py) runs on a sub-desk holding D, everything D's checks reach
+  (values, staleness and cycles follow those) and every claim of D's metrics, each id with all its
+  occurrences so that the first one wins as in a full run. Only D's results are kept; every other
+  claim's result is copied from the previous run inside DuckDB.
+- Validation runs validate.py's rules scoped to C's pages, the ids on C (and any duplicated id),
+  and C's metrics, with the rest of the desk's context read from the store; the problems owned by
+  anything else are carried over.
+
+The result is the same as a full run's, result for result and problem for problem
+(tests/test_incremental.py edits a desk at random and compares after every edit). Whatever the
+incremental run cannot vouch for makes it a full run instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .check import check_desk
-from .kb import Desk, load_desk
-from .model import build_model
+from .check import Checker, check_desk
+from .kb import Desk, PageRecord, Reference, load_desk, page_claims, page_references
+from .model import Model, build_model
 from .problems import Problem
 from .results import CheckRun
-from .validate import validate_desk
+from .validate import OWNER_KINDS, MetricClaim, Scope, merged, owned_problems, validate_desk
+
+if TYPE_CHECKING:
+    from .store import IngestStats, Store
 
 
 @dataclass
 class CheckOutcome:
-    desk: Desk
+    desk: Desk  # in an incremental run only the pages it read: use it for settings, not for claims
     problems: list[Problem]  # format problems (errors and warnings) found by validate
-    run: CheckRun
+    # The run, or (after an incremental run, whose results are mostly copies in the store) how to
+    # read it back from the store: done once, when `run` is first asked for.
+    _run: CheckRun | Callable[[], CheckRun]
     run_id: int | None = None  # the run's id in the store; None when no store was used
     store: str | None = None  # the store's label, for messages
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
+    incremental: str | None = None  # "37 of 100,000 claims re-checked" when the run was incremental
+
+    @property
+    def run(self) -> CheckRun:
+        if callable(self._run):
+            start = time.perf_counter()
+            self._run = self._run()
+            self.phases["read_back"] = time.perf_counter() - start
+        return self._run
 
     @property
     def errors(self) -> list[Problem]:
@@ -32,27 +76,229 @@ class CheckOutcome:
 
 
 def check_and_record(path: Path | str | None = None, store_file: Path | str | None = None,
-                     today: dt.date | None = None, record: bool = True) -> CheckOutcome:
+                     today: dt.date | None = None, record: bool = True, incremental: bool = True) -> CheckOutcome:
     """Check the desk; with `record`, ingest it into the store first and append the run after.
 
     The store's write lock is held from ingest to record, so the recorded run describes exactly
-    the desk that was ingested."""
+    the desk that was ingested. With `incremental` (the default) the run re-checks only what
+    changed since the previous run when that is safe (see the module's docstring)."""
     if not record:
         desk = load_desk(path)
         problems, run = _validate_and_check(desk, today)
         return CheckOutcome(desk, problems, run)
-    from .store import desk_version, open_store
+    from .store import open_store
 
+    today = today or dt.date.today()
     started = dt.datetime.now(dt.UTC)
+    clock = _Clock()
     with open_store(path, store_file, write=True) as store:
-        stats = store.ingest(path)
+        clock.lap("open")
+        stats = store.ingest(path, lazy=True)
         assert stats.desk is not None
-        desk = stats.desk
-        problems, run = _validate_and_check(desk, today)
-        run_id = store.record_run(run, desk_version(desk.root), started=started)
-        return CheckOutcome(desk, problems, run, run_id, store.label)
+        clock.lap("ingest")
+        model = build_model(stats.desk)  # from the model files only: all of them are read
+        base = _base(today, model, stats)
+        previous = store.run_base() if incremental else None
+        if previous is not None and previous == dict(base, run_id=previous.get("run_id")):
+            outcome = _incremental(store, stats, model, today, started, base, previous["run_id"], clock)
+        else:
+            outcome = _full(store, stats, model, today, started, base, clock)
+    clock.lap("close")
+    outcome.phases = clock.laps
+    return outcome
+
+
+def _base(today: dt.date, model: Model, stats: IngestStats) -> dict[str, Any]:
+    """What a run's results depend on besides the pages; a run can build on a previous one only
+    when all of it is the same."""
+    assert stats.desk is not None
+    return {"today": today.isoformat(), "model": model.fingerprint, "data": stats.data_hash,
+            "settings": stats.desk.settings_hash, "code": CODE_FINGERPRINT, "pages_version": stats.pages_version}
+
+
+def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
+          base: dict[str, Any], clock: _Clock) -> CheckOutcome:
+    from .store import desk_version
+
+    desk = stats.desk
+    assert desk is not None
+    if stats.unread:
+        pages = sorted(desk.pages + store.cached_pages(stats.unread), key=lambda r: r.path)
+        desk = dataclasses.replace(desk, pages=pages)
+        clock.lap("rebuild")
+    owned = owned_problems(desk, model)
+    problems = merged(owned)
+    clock.lap("validate")
+    run = check_desk(desk, today, model)
+    clock.lap("check")
+    version = desk_version(desk.root)
+    clock.lap("desk_version")
+    # The pages version the next run compares with is the one this ingest left.
+    run_id = store.record_run(run, version, started=started, problems=owned,
+                              base=dict(base, pages_version=stats.pages_version_after))
+    clock.lap("record")
+    return CheckOutcome(desk, problems, run, run_id, store.label)
+
+
+def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
+                 base: dict[str, Any], previous_run_id: int, clock: _Clock) -> CheckOutcome:
+    from .store import desk_version
+
+    desk = stats.desk
+    assert desk is not None
+    read = {record.path: record for record in desk.pages}
+    changed = set(stats.changed) | set(stats.gone) | stats.problem_pages_before | \
+        {r.path for r in desk.pages if r.problems}
+    present = [read[path] for path in sorted(changed) if path in read]
+    old: dict[str, list[tuple[str, str | None]]] = {}  # path -> [(id, metric)] before
+    for path, _, claim_id, metric in stats.previous:
+        old.setdefault(path, []).append((claim_id, metric))
+    new = {r.path: [(c.id, c.metric) for _, c in r.claims] for r in present}
+    seeds = {claim_id for entries in (*old.values(), *new.values()) for claim_id, _ in entries}
+    metrics = {metric for entries in (*old.values(), *new.values()) for _, metric in entries if metric}
+    # The order of the desk's ids decides "did you mean" and which of two equal ids counts: when it
+    # changed, every claim with an error is checked again.
+    ids_moved = any([i for i, _ in old.get(path, [])] != [i for i, _ in new.get(path, [])] for path in changed)
+
+    dirty = {claim_id for (claim_id,) in store.select(f"""
+        WITH RECURSIVE {_EDGES},
+        -- every occurrence counts: a new duplicate can shadow a claim and take it out of its metric
+        metrics AS (SELECT path AS metric FROM seed_metrics
+                    UNION SELECT metric FROM claims WHERE claim_id IN (SELECT path FROM seed_ids)
+                    UNION SELECT metric FROM parameters WHERE parameter_id IN (SELECT path FROM seed_ids)),
+        seeds AS (SELECT path AS id FROM seed_ids
+                  UNION SELECT claim_id FROM claims WHERE metric IN (SELECT metric FROM metrics)
+                  UNION SELECT parameter_id FROM parameters WHERE metric IN (SELECT metric FROM metrics)
+                  UNION SELECT claim_id FROM results WHERE run_id = ? AND status = 'error' AND ?),
+        dirty(id) AS (SELECT id FROM seeds UNION SELECT e.id FROM edges e JOIN dirty d ON e.name = d.id)
+        SELECT id FROM dirty""", [previous_run_id, ids_moved], seed_ids=seeds, seed_metrics=metrics)}
+    loaded = {claim_id for (claim_id,) in store.select(f"""
+        WITH RECURSIVE {_EDGES},
+        metrics AS (SELECT metric FROM claims WHERE claim_id IN (SELECT path FROM dirty_ids)
+                    UNION SELECT metric FROM parameters WHERE parameter_id IN (SELECT path FROM dirty_ids)),
+        roots AS (SELECT path AS id FROM dirty_ids
+                  UNION SELECT claim_id FROM claims WHERE metric IN (SELECT metric FROM metrics)),
+        reach(id) AS (SELECT id FROM roots UNION SELECT e.name FROM edges e JOIN reach r ON e.id = r.id)
+        SELECT id FROM reach""", dirty_ids=dirty)}
+    pages = [path for (path,) in store.select(
+        "SELECT DISTINCT path FROM claims WHERE claim_id IN (SELECT path FROM loaded) ORDER BY path",
+        loaded=loaded)]
+    clock.lap("plan")
+
+    # The sub-desk: those pages with only the loaded claims (every occurrence of each).
+    unread = [path for path in pages if path not in read]
+    rebuilt = {r.path: r for r in store.cached_pages(unread)}
+    sub_pages = [_only(read[path] if path in read else rebuilt[path], loaded) for path in pages]
+    sub_desk = dataclasses.replace(desk, pages=sub_pages)
+    clock.lap("rebuild")
+
+    problems = _validate_scope(store, desk, model, present, changed, metrics)
+    clock.lap("validate")
+
+    known_names = cache(lambda: _desk_ids(store, desk))
+    run = Checker(sub_desk, today, model, known_names=known_names).run()
+    results = [r for r in run.results if r.claim_id in dirty]
+    clock.lap("check")
+
+    version = desk_version(desk.root)
+    clock.lap("desk_version")
+    replaced = {"page": changed, "id": problems.ids, "metric": metrics}
+    run_id, claims, every_problem = store.record_incremental(
+        previous_run_id, results, dirty, today, model.fingerprint, version, started, problems.owned, replaced,
+        dict(base, pages_version=stats.pages_version_after))
+    clock.lap("record")
+    store_path = store.path
+
+    def read_back() -> CheckRun:
+        from .store import Store
+
+        with Store.open(store_path) as reader:
+            return reader.stored_run(run_id)
+
+    outcome = CheckOutcome(desk, every_problem, read_back, run_id, store.label)
+    outcome.incremental = f"{len(results):,} of {claims:,} claims re-checked"
+    return outcome
+
+
+# Check references as edges (claim or parameter id -> a name its check mentions).
+_EDGES = """edges AS (SELECT claim_id AS id, unnest(check_names) AS name FROM claims WHERE check_names IS NOT NULL
+                      UNION ALL
+                      SELECT parameter_id, unnest(check_names) FROM parameters WHERE check_names IS NOT NULL)"""
+
+
+@dataclass
+class _Validated:
+    owned: list[tuple[str, str, Problem]]
+    ids: set[str]
+
+
+def _validate_scope(store: Store, desk: Desk, model: Model, present: list[PageRecord], changed: set[str],
+                    metrics: set[str]) -> _Validated:
+    """validate.py's rules for the changed pages, their ids and their metrics, with the rest of
+    the desk read from the store."""
+    refs = [ref for record in present for ref in page_references(record) if ref.claim_id]
+    ids = {ref.claim_id for ref in refs if ref.claim_id} | {owner for (owner,) in store.select(
+        "SELECT DISTINCT owner FROM problems WHERE owner_kind = 'id'")}  # an id duplicated before may be no longer
+    elsewhere = store.select("SELECT path, position, id_line, claim_id FROM claims WHERE claim_id IN "
+                             "(SELECT path FROM ids) AND path NOT IN (SELECT path FROM changed)",
+                             ids=ids, changed=changed)
+    occurrences = sorted(
+        [(ref.path, int(ref.field[len("claims["):-1]), ref) for ref in refs if ref.claim_id in ids] +
+        [(path, position, Reference(path, f"claims[{position}]", claim_id, id_line, []))
+         for path, position, id_line, claim_id in elsewhere], key=lambda item: (item[0], item[1]))
+    of_metrics = [(path, position, MetricClaim(metric, unit, path, line, f"claims[{position}]"))
+                  for path, position, line, metric, unit in store.select(
+                      "SELECT path, position, line, metric, unit FROM claims WHERE metric IN (SELECT path FROM metrics) "
+                      "AND unit IS NOT NULL AND path NOT IN (SELECT path FROM changed)", metrics=metrics,
+                      changed=changed)]
+    of_metrics += [(c.path, int(c.field[len("claims["):-1]), MetricClaim(c.claim.metric, c.claim.unit, c.path, c.line,
+                                                                         c.field))
+                   for record in present for c in page_claims(record)
+                   if c.claim.metric in metrics and c.claim.unit]
+    cited = {source for (source,) in store.select(
+        "SELECT DISTINCT source_id FROM claim_sources WHERE path NOT IN (SELECT path FROM changed)", changed=changed)}
+    scope = Scope(present, ids, [ref for _, _, ref in occurrences], metrics,
+                  [claim for _, _, claim in sorted(of_metrics, key=lambda item: (item[0], item[1]))], cited)
+    owned = owned_problems(desk, model, scope)
+    assert all(kind in OWNER_KINDS for kind, _, _ in owned)
+    return _Validated(owned, ids)
+
+
+def _only(record: PageRecord, ids: set[str]) -> PageRecord:
+    return dataclasses.replace(record, claims=[(i, claim) for i, claim in record.claims if claim.id in ids])
+
+
+def _desk_ids(store: Store, desk: Desk) -> list[str]:
+    """Every parameter and claim id of the whole desk in the checker's order, each once."""
+    ids = dict.fromkeys(p.claim.id for p in desk.parameters())
+    ids.update(dict.fromkeys(claim_id for (claim_id,) in store.select(
+        "SELECT claim_id FROM claims ORDER BY path, position")))
+    return list(ids)
 
 
 def _validate_and_check(desk: Desk, today: dt.date | None) -> tuple[list[Problem], CheckRun]:
     model = build_model(desk)  # once: validation reports its problems, the checker computes with it
     return validate_desk(desk, model), check_desk(desk, today, model)
+
+
+def _code_fingerprint() -> str:
+    """Changes with any of claimdesk's modules: a run checked by other code is not built upon."""
+    digest = hashlib.blake2b(digest_size=8)
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = self.laps.get(name, 0.0) + now - self.last
+        self.last = now
+

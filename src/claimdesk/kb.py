@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -90,6 +90,7 @@ class Desk:
     problems: list[Problem]  # problems found while reading (per file); see validate.py for the rest
     sources_readable: bool = True  # False when data/sources.yaml could not be read at all
     sources_hash: str = ""  # content hash of data/sources.yaml ("" when missing)
+    settings_hash: str = ""  # content hash of data/desk.yaml ("" when missing)
     _claims: list[Located] | None = field(default=None, init=False, repr=False, compare=False)
 
     def claims(self) -> list[Located]:
@@ -100,36 +101,15 @@ class Desk:
         return self._claims
 
     def _collect_claims(self) -> list[Located]:
-        out = []
-        for record in self.pages:
-            if record.page is None or record.loaded is None:
-                continue
-            for i, claim in record.claims:
-                out.append(Located(claim, record.path, record.loaded.line_of(("claims", i)), f"claims[{i}]"))
-        return out
+        return [located for record in self.pages for located in page_claims(record)]
 
     def references(self) -> Iterator[Reference]:
-        """The id and sources of every claim and parameter, valid or not, with their lines."""
-        documents: list[tuple[str, Loaded, str, list[tuple[int, dict]]]] = []
+        """The id and sources of every claim and parameter, valid or not, with their lines:
+        the pages' claims in page order, then the models' parameters."""
         for record in self.pages:
-            if record.loaded is not None and isinstance(record.loaded.data, dict):
-                raw = record.loaded.data.get("claims")
-                if isinstance(raw, list):
-                    documents.append((record.path, record.loaded, "claims", list(enumerate(raw))))
+            yield from page_references(record)
         for model in self.models:
-            parameters = model.loaded.data.get("parameters") if isinstance(model.loaded.data, dict) else None
-            if isinstance(parameters, list):
-                documents.append((model.path, model.loaded, "parameters", list(enumerate(parameters))))
-        for path, loaded, key, items in documents:
-            for i, raw in items:
-                if not isinstance(raw, dict):
-                    continue
-                claim_id = raw.get("id") if isinstance(raw.get("id"), str) else None
-                listed = raw.get("sources")
-                listed = listed if isinstance(listed, list) else []
-                sources = [(s, loaded.line_of((key, i, "sources", j))) for j, s in enumerate(listed)
-                           if isinstance(s, str)]
-                yield Reference(path, f"{key}[{i}]", claim_id, loaded.line_of((key, i, "id")), sources)
+            yield from model_references(model)
 
     def parameters(self) -> list[Located]:
         return [Located(p, m.path, line, where) for m in self.models for p, line, where in m.parameter_lines()]
@@ -137,6 +117,38 @@ class Desk:
     def all_problems(self) -> list[Problem]:
         return self.problems + [p for r in self.pages for p in r.problems] + \
             [p for m in self.models for p in m.problems]
+
+
+def page_references(record: PageRecord) -> list[Reference]:
+    """The id and sources of every claim of one page, valid or not (see `Desk.references`)."""
+    return list(_references(record.path, record.loaded, "claims")) if record.loaded is not None else []
+
+
+def model_references(model: ModelRecord) -> list[Reference]:
+    """The id and sources of every parameter of one model file, valid or not."""
+    return list(_references(model.path, model.loaded, "parameters"))
+
+
+def page_claims(record: PageRecord) -> list[Located]:
+    """The valid claims of one page, in the order written (see `Desk.claims`)."""
+    if record.page is None or record.loaded is None:
+        return []
+    line_of = record.loaded.line_of
+    return [Located(claim, record.path, line_of(("claims", i)), f"claims[{i}]") for i, claim in record.claims]
+
+
+def _references(path: str, loaded: Loaded, key: str) -> Iterator[Reference]:
+    items = loaded.data.get(key) if isinstance(loaded.data, dict) else None
+    if not isinstance(items, list):
+        return
+    for i, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            continue
+        claim_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        listed = raw.get("sources")
+        listed = listed if isinstance(listed, list) else []
+        sources = [(s, loaded.line_of((key, i, "sources", j))) for j, s in enumerate(listed) if isinstance(s, str)]
+        yield Reference(path, f"{key}[{i}]", claim_id, loaded.line_of((key, i, "id")), sources)
 
 
 def find_root(start: Path | str | None = None) -> Path:
@@ -170,23 +182,50 @@ def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
 def page_paths(root: Path) -> list[str]:
     """Desk-relative paths of every Markdown page under kb/, sorted; hidden files skipped,
     links that lead outside kb/ ignored."""
+    return list(scan_pages(root))
+
+
+def scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
+    """`page_paths` with each page's (st_mtime, mtime in µs, size), in the same sorted order: one
+    walk gives the store what it needs to tell unchanged pages without reading them. A file that
+    cannot be looked at gets (0.0, 0, -1), and reading it then reports why.
+
+    Folders are walked as os.walk does (links to folders are not followed; hidden folders skipped)."""
     kb_folder = (root / "kb").resolve()
-    found = []
-    for folder, dirs, files in os.walk(kb_folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        # Named from kb/ even when kb/ itself is a link to a folder elsewhere.
-        inside = Path(folder).relative_to(kb_folder).as_posix()
-        prefix = "kb" if inside == "." else f"kb/{inside}"
-        for name in files:
-            if name.endswith(".md") and not name.startswith("."):
-                full = os.path.join(folder, name)
-                if os.path.islink(full):  # only a link can lead outside kb/; resolving every file is slow
-                    try:
-                        Path(full).resolve().relative_to(kb_folder)
-                    except ValueError:
-                        continue
-                found.append(f"{prefix}/{name}")
-    return sorted(found)
+    found: dict[str, tuple[float, int, int]] = {}
+    pending = [(str(kb_folder), "kb")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if not entry.is_symlink():
+                    pending.append((entry.path, f"{prefix}/{name}"))
+                continue
+            if not name.endswith(".md"):
+                continue
+            if entry.is_symlink():  # only a link can lead outside kb/; resolving every file is slow
+                try:
+                    Path(entry.path).resolve().relative_to(kb_folder)
+                except ValueError:
+                    continue
+            try:
+                st = entry.stat()
+                found[f"{prefix}/{name}"] = (st.st_mtime, st.st_mtime_ns // 1000, st.st_size)
+            except OSError:
+                found[f"{prefix}/{name}"] = (0.0, 0, -1)
+    return dict(sorted(found.items()))
 
 
 def load_page(rel: str, raw: bytes, mtime: float = 0.0) -> PageRecord:
@@ -227,10 +266,11 @@ class PageCache(Protocol):
     def lookup(self, path: str, content_hash: str) -> PageRecord | None: ...
 
 
-def load_pages(root: Path, cache: PageCache | None = None) -> list[PageRecord]:
-    """Read every page; with a cache, pages whose content hash is known are not parsed again."""
+def load_pages(root: Path, cache: PageCache | None = None, paths: Iterable[str] | None = None) -> list[PageRecord]:
+    """Read every page (or only `paths`, in that order); with a cache, pages whose content hash is
+    known are not parsed again."""
     records = []
-    for rel in page_paths(root):
+    for rel in page_paths(root) if paths is None else paths:
         full = root / rel
         raw, problem = _read(full, rel)
         if raw is None:
@@ -314,17 +354,24 @@ def load_models(root: Path) -> list[ModelRecord]:
 
 
 def load_settings(root: Path) -> tuple[DeskSettings, list[Problem]]:
-    loaded, problems, _ = load_data_file(root, SETTINGS_FILE, required=False)
+    settings, problems, _ = _load_settings(root)
+    return settings, problems
+
+
+def _load_settings(root: Path) -> tuple[DeskSettings, list[Problem], str]:
+    loaded, problems, digest = load_data_file(root, SETTINGS_FILE, required=False)
     if loaded is None:
-        return DeskSettings(), problems
+        return DeskSettings(), problems, digest
     settings, more = validate(DeskSettings, loaded.data, loaded, SETTINGS_FILE)
-    return settings or DeskSettings(), problems + [p for p in more if not loaded.covers(p)]
+    return settings or DeskSettings(), problems + [p for p in more if not loaded.covers(p)], digest
 
 
-def load_desk(root: Path | str | None = None, cache: PageCache | None = None) -> Desk:
-    """Read the whole desk. Raises DeskError only when `root` is not a desk at all."""
+def load_desk(root: Path | str | None = None, cache: PageCache | None = None,
+              paths: Iterable[str] | None = None) -> Desk:
+    """Read the whole desk (with `paths`, only those pages; the data files always whole). Raises
+    DeskError only when `root` is not a desk at all."""
     root = find_root(root)
-    settings, problems = load_settings(root)
+    settings, problems, settings_hash = _load_settings(root)
     sources = load_sources(root)
-    return Desk(root, settings, load_pages(root, cache), sources.sources, sources.lines, load_models(root),
-                problems + sources.problems, sources.readable, sources.content_hash)
+    return Desk(root, settings, load_pages(root, cache, paths), sources.sources, sources.lines, load_models(root),
+                problems + sources.problems, sources.readable, sources.content_hash, settings_hash)

@@ -7,10 +7,17 @@ keep the two in step.
 
 How it is kept:
 
-- `Store.ingest` reads the desk through kb.py with the store as its `PageCache`: a page whose
-  content hash is unchanged is rebuilt from the store without YAML parsing or validation, only
-  the pages that changed are parsed, and pages that disappeared are removed. When many pages
-  changed (a cold store, a big pull), worker processes parse them while kb.py walks the desk.
+- `Store.ingest` reads the desk through kb.py with the store as its `PageCache`: a page whose mtime
+  and size are the stored ones is not read at all (unless it was written within RACY_SECONDS of
+  the previous ingest's start: git's racy-file rule), a page whose content hash is unchanged is
+  rebuilt from the store without YAML parsing or validation, only the pages that changed are
+  parsed, and pages that disappeared are removed. When many pages changed (a cold store, a big
+  pull), worker processes parse them while kb.py walks the desk. A `lazy` ingest leaves the
+  unchanged pages unbuilt; `cached_pages` builds the few an incremental check needs (job.py).
+- `record_run` stores a run with the validation problems and what the run depended on (store_meta
+  `run_base`); `record_incremental` stores a run that re-checked some claims, copying the other
+  results from the previous run inside DuckDB. `pages_version` in store_meta grows with every
+  ingest that changed pages or data, so a run builds only on a previous run whose pages it knows.
 - Every write happens in one DuckDB transaction, so a run that fails or is killed half-way leaves
   the previous store intact; DuckDB's write-ahead log cleans up on the next open.
 - One writer at a time: a writer holds an flock on `<store>.lock`, which names its process id, and
@@ -46,6 +53,7 @@ import datetime as dt
 import fcntl
 import gc
 import hashlib
+import json
 import marshal
 import multiprocessing
 import os
@@ -53,7 +61,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -66,9 +74,10 @@ import pyarrow.compute as pc
 import pydantic
 
 from . import __version__, kb
+from .expr import ExprError, parse, refs
 from .freshness import Period, Threshold
 from .frontmatter import Loaded
-from .problems import DeskError, did_you_mean
+from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
 from .values import Stated, Tolerance
@@ -77,8 +86,10 @@ SCHEMA_VERSION = 1  # bump when a change needs more than "re-read kb/ and copy h
 STORAGE_COMPATIBILITY = "v1.0.0"  # files stay readable by every DuckDB CLI since 1.0, not only the newest
 PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this process: workers take ~1 s to start
 CHUNK_PAGES = 250
+RACY_SECONDS = 2  # a file this close to the previous ingest's start is read even when mtime and size match
 READ_WAIT_SECONDS = 10.0  # how long a reader or writer waits for the other to close the file
 TEST_PAUSE_ENV = "CLAIMDESK_TEST_PAUSE_IN_WRITE"  # tests only: a marker file; ingest pauses before COMMIT
+TEST_PAUSE_SKIP_ENV = "CLAIMDESK_TEST_PAUSE_SKIP"  # tests only: how many writes go on before the pause
 
 # -- tables ----------------------------------------------------------------------------------
 VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"
@@ -98,7 +109,8 @@ def _claim_columns(id_column: str) -> Columns:
             ("tolerance_written", VARCHAR), ("tolerance_amount", DOUBLE), ("tolerance_relative", BOOLEAN),
             ("check_expr", VARCHAR), ("given", NUMBERS), ("metric", VARCHAR), ("attributed_to", VARCHAR),
             ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE), ("review_by", DATE),
-            ("resolves", DATE), ("stale_after_count", INTEGER), ("stale_after_period", VARCHAR), ("note", VARCHAR))
+            ("resolves", DATE), ("stale_after_count", INTEGER), ("stale_after_period", VARCHAR), ("note", VARCHAR),
+            ("id_line", INTEGER), ("check_names", TEXTS))
 
 
 def _link_columns(id_column: str) -> Columns:
@@ -131,6 +143,8 @@ TABLES: dict[str, Columns] = {
                 ("check_expr", VARCHAR), ("kind", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR),
                 ("value_low", DOUBLE),
                 ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE)),
+    "problems": (("path", VARCHAR), ("line", INTEGER), ("field", VARCHAR), ("message", VARCHAR),
+                 ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
 }
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
@@ -210,6 +224,15 @@ class IngestStats:
     seconds: float = 0.0
     desk: kb.Desk | None = field(default=None, repr=False)  # the desk as read, for the checker
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
+    # For an incremental check (job.py): what this ingest found.
+    changed: list[str] = field(default_factory=list)  # pages added or whose content changed
+    gone: list[str] = field(default_factory=list)  # pages removed
+    unread: list[str] = field(default_factory=list)  # pages not read: unchanged by mtime and size
+    problem_pages_before: set[str] = field(default_factory=set)  # pages stored with problems before
+    previous: list[tuple[str, int, str, str | None]] = field(default_factory=list)  # (path, position, id, metric)
+    pages_version: int = 0  # the store's page version before this ingest
+    pages_version_after: int = 0  # and after: one more when pages, sources or models changed
+    data_hash: str = ""
 
     def summary(self) -> str:
         text = (f"{self.pages} pages ({self.parsed} parsed, {self.reused} unchanged, {self.removed} removed), "
@@ -350,6 +373,9 @@ class Store:
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock: _WriteLock | None = None
         self._cache: _Cache | None = None
+        self._memo: dict[Any, Any] = {}  # shared frozen values of rebuilt pages
+        self._scan: dict[str, tuple[float, int, int]] = {}  # the last ingest's look at kb/
+        self._root = Path(".")  # the last ingested desk
         self.wait = READ_WAIT_SECONDS  # for the other side (readers or a writer) to close the file
 
     # -- opening and closing --------------------------------------------------------------
@@ -457,49 +483,72 @@ class Store:
         con.execute("CHECKPOINT")
 
     # -- ingest ---------------------------------------------------------------------------
-    def ingest(self, desk_root: Path | str | None = None, *, rebuild: bool = False) -> IngestStats:
+    def ingest(self, desk_root: Path | str | None = None, *, rebuild: bool = False,
+               lazy: bool = False) -> IngestStats:
         """Bring the store in line with the desk: parse the pages whose content changed, drop the
         pages that are gone, rewrite sources and models when their files changed. All or nothing.
-        `rebuild` re-reads every page (the run history is kept)."""
+        `rebuild` re-reads every page (the run history is kept).
+
+        A page whose mtime and size are those stored, and that is not racily new (see
+        `RACY_SECONDS`), is not read at all. `stats.desk` holds every page, rebuilt from the store
+        where unchanged; with `lazy`, only the pages that were read (the changed ones, those with
+        problems, the racily new), and `cached_pages` rebuilds others on demand."""
         self._require_write()
         with _collector_paused(freeze=True):
-            return self._ingest(kb.find_root(desk_root), rebuild)
+            return self._ingest(kb.find_root(desk_root), rebuild, lazy)
 
-    def _ingest(self, root: Path, rebuild: bool) -> IngestStats:
+    def _ingest(self, root: Path, rebuild: bool, lazy: bool) -> IngestStats:
         clock = _Clock()
+        started_us = time.time_ns() // 1000
         con = self._connect()
         meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
         rebuild = rebuild or meta.get("cache_format") != CACHE_FORMAT  # rows written by other code: redo all
         known = {} if rebuild else _known_pages(con)
-        blobs = {} if rebuild else dict(con.execute("SELECT path, record FROM page_cache").fetchall())
-        on_disk = _scan_pages(root)
+        on_disk = self._scan = kb.scan_pages(root)
+        self._root = root
+        # Git's rule: a file written within RACY_SECONDS of the previous ingest's start may have
+        # changed again after it was read without its mtime or size changing, so it is read again.
+        racy_from = _int(meta.get("ingest_started_us")) - RACY_SECONDS * 1_000_000
+        unread = [] if rebuild else [
+            path for path, (_, mtime_us, size) in on_disk.items()
+            if path in known and known[path].cached and not known[path].problems
+            and (known[path].mtime_us, known[path].size) == (mtime_us, size) and mtime_us < racy_from]
+        skipped = set(unread)
+        to_read = [path for path in on_disk if path not in skipped]
+        blobs = {} if rebuild else _blobs(con, to_read)
         self._cache = cache = _Cache(root, known, blobs, on_disk)
         clock.lap("open")
         try:
-            with _ParseAhead(cache, _suspects(on_disk, known, blobs)) as ahead:
+            with _ParseAhead(cache, _suspects({p: on_disk[p] for p in to_read}, known, blobs)) as ahead:
                 if ahead.pool is not None:
                     self._release()  # a long parse: readers may use the file meanwhile
-                desk = kb.load_desk(root, cache=self)
+                desk = kb.load_desk(root, cache=self, paths=to_read)
         finally:
             self._cache = None
         clock.lap("load_desk")
-        stats = IngestStats(self.path, pages=len(desk.pages), reused=cache.reused,
-                            parsed=len(desk.pages) - cache.reused, parsed_ahead=len(cache.from_workers), desk=desk,
-                            phases=clock.laps)
-        changed = [r for r in desk.pages if r.path not in known or known[r.path].content_hash != r.content_hash
+        con = self._connect()
+        read = desk.pages
+        stats = IngestStats(self.path, pages=len(on_disk), reused=cache.reused + len(unread),
+                            parsed=len(read) - cache.reused, parsed_ahead=len(cache.from_workers), desk=desk,
+                            phases=clock.laps, unread=unread, pages_version=_int(meta.get("pages_version")))
+        changed = [r for r in read if r.path not in known or known[r.path].content_hash != r.content_hash
                    or r.path in cache.spoilt]
         changed_paths = {r.path for r in changed}
-        gone = sorted(set(known) - {r.path for r in desk.pages})
-        touched = [(path, *on_disk[path][1:]) for path in sorted(known.keys() & on_disk.keys() - changed_paths)
-                   if (known[path].mtime_us, known[path].size) != on_disk[path][1:]]
-        data_hash = _data_fingerprint(desk)
+        gone = sorted(set(known) - set(on_disk))
+        touched = [(r.path, *on_disk[r.path][1:]) for r in read if r.path in known and r.path not in changed_paths
+                   and (known[r.path].mtime_us, known[r.path].size) != on_disk[r.path][1:]]
+        stats.changed, stats.gone = sorted(changed_paths), gone
+        stats.problem_pages_before = {path for path, k in known.items() if k.problems}
+        if lazy:  # what the pages that changed (or have problems) held before: an incremental check needs it
+            stats.previous = _claims_of(con, changed_paths | set(gone) | stats.problem_pages_before)
+        data_hash = stats.data_hash = _data_fingerprint(desk)
         stats.removed, stats.written = len(gone), len(changed)
-        stats.claims = sum(len(r.claims) for r in desk.pages)
         stats.parameters = len(desk.parameters())
         stats.sources = len(desk.sources)
-        stats.problem_pages = sum(1 for r in desk.pages if r.problems)
-        if changed or gone or touched or rebuild or data_hash != meta.get("data_hash"):
-            with self._transaction() as con:
+        stats.problem_pages = sum(1 for r in read if r.problems)
+        new_content = bool(changed or gone or rebuild or data_hash != meta.get("data_hash"))
+        with self._transaction() as con:
+            if new_content or touched:
                 if rebuild:
                     for table in PAGE_TABLES:
                         con.execute(f"DELETE FROM {table}")
@@ -512,12 +561,51 @@ class Store:
                 _set_meta(con, cache_format=CACHE_FORMAT, data_hash=data_hash, desk_root=str(root),
                           last_ingest=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                           claimdesk_version=__version__)
-                _pause_for_tests()
-                clock.lap("write")
-            clock.lap("commit")
+            stats.pages_version_after = stats.pages_version + (1 if new_content else 0)
+            if new_content:  # an incremental check builds only on a run recorded at this version
+                _set_meta(con, pages_version=str(stats.pages_version_after))
+            _set_meta(con, ingest_started_us=str(started_us))
+            _pause_for_tests()
+            clock.lap("write")
+            if lazy:
+                stats.claims = int(con.execute("SELECT count(*) FROM claims").fetchall()[0][0])
+        clock.lap("commit")
+        if not lazy:
+            if unread:
+                desk.pages = _merged(read, self.cached_pages(unread))
+                clock.lap("rebuild")
+            stats.claims = sum(len(r.claims) for r in desk.pages)
         self._release()
         stats.seconds = clock.total()
         return stats
+
+    def cached_pages(self, paths: Sequence[str]) -> list[kb.PageRecord]:
+        """Pages as the last ingest stored them, rebuilt from their stored copy, in the order of
+        `paths` (which the last ingest found unchanged). Should a copy not be usable, the page is
+        read from its file, which is the truth; if that differs from what the store holds, the
+        desk changed under the run and DeskError says so."""
+        con = self._connect()
+        scan = self._scan
+        stored = _blobs(con, paths, with_hash=True)
+        records = []
+        with _collector_paused():
+            for path in paths:
+                content_hash, blob = stored.get(path, ("", b""))
+                mtime = scan[path][0] if path in scan else 0.0
+                try:
+                    records.append(_record_from_blob(path, content_hash, mtime, blob, self._memo))
+                    continue
+                except Exception:  # noqa: BLE001 - whatever is wrong with a stored copy, the file is the truth
+                    pass
+                try:
+                    raw = (self._root / path).read_bytes()
+                except OSError:
+                    raw = b""
+                record = kb.load_page(path, raw, mtime)
+                if record.content_hash != content_hash:
+                    raise DeskError(f"{path} changed while the desk was being checked; run the check again")
+                records.append(record)
+        return records
 
     def lookup(self, path: str, content_hash: str) -> kb.PageRecord | None:
         """kb.PageCache: the page as it was read before, when its content has not changed."""
@@ -545,44 +633,122 @@ class Store:
         return record
 
     # -- runs -----------------------------------------------------------------------------
-    def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None) -> int:
+    def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None,
+                   problems: Sequence[tuple[str, str, Problem]] | None = None,
+                   base: dict[str, Any] | None = None) -> int:
         """Append a check run and its results; returns the run's id. Each result keeps a copy of its
         claim's metric, value and as_of as they are now (so ingest first), so that history outlives
-        edits and deletions. Times are UTC."""
+        edits and deletions. Times are UTC.
+
+        `problems` (validation's, with their owners, see validate.py) and `base` (what the run
+        depended on, see job.py) let the next `claimdesk check` be incremental; a run recorded
+        without them makes the next one a full run."""
         self._require_write()
         finished = _utcnow()
-        started = started.astimezone(dt.UTC).replace(tzinfo=None) if started and started.tzinfo \
-            else (started or finished)
+        started = _naive_utc(started, finished)
         counts = run.counts()
-        with _collector_paused():
-            rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
-                     r.relative_error, list(r.depends_on), r.check, r.kind) for r in run.results]
-            incoming = _arrow(RESULT_COLUMNS, rows)
-            del rows
+        incoming = _result_rows(run.results)
         with self._transaction() as con:
             run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, run.today, desk_version, run.model_fingerprint,
                          len(run.results), *(counts[s] for s in STATUSES)])
-            # An id written twice is an error of its own; any_value keeps such a result to one row.
-            _insert(con, f"""
-                INSERT INTO results BY NAME
-                SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
-                       c.as_of_written, c.as_of_start, c.as_of_end
-                FROM incoming r LEFT JOIN (
-                    SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
-                           any_value(value_low) AS value_low, any_value(value_high) AS value_high,
-                           any_value(as_of_written) AS as_of_written, any_value(as_of_start) AS as_of_start,
-                           any_value(as_of_end) AS as_of_end
-                    FROM (SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
-                                 as_of_start, as_of_end FROM claims
-                          UNION ALL
-                          SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
-                                 as_of_start, as_of_end FROM parameters)
-                    GROUP BY path, claim_id
-                ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
+            _insert_results(con, run_id, incoming)
+            con.execute("DELETE FROM problems")
+            _write_problems(con, problems or [])
+            _set_base(con, run_id, base if problems is not None else None)
         self._release()
         return run_id
+
+    def record_incremental(self, previous_run_id: int, results: list[Result], dirty: set[str],
+                           today: dt.date, model_fingerprint: str, desk_version: str | None,
+                           started: dt.datetime | None, problems: Sequence[tuple[str, str, Problem]],
+                           replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, int, list[Problem]]:
+        """Record a run that re-checked only the claims in `dirty`: their `results`, and for every
+        other claim its result in `previous_run_id`, copied inside DuckDB. The stored problems whose
+        owner is in `replaced` (owner kind -> owners; every `source` and `data` problem too) give
+        way to `problems`. Returns the run's id, its number of results and every problem, read back
+        (`stored_run` reads the results)."""
+        self._require_write()
+        finished = _utcnow()
+        started = _naive_utc(started, finished)
+        incoming = _result_rows(results)
+        columns = ", ".join(name for name, _ in TABLES["results"] if name != "run_id")
+        with self._transaction() as con:
+            run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
+            _paths_table(con, "dirty", dirty)
+            try:
+                con.execute(f"INSERT INTO results SELECT {run_id} AS run_id, {columns} FROM results "
+                            "WHERE run_id = ? AND claim_id NOT IN (SELECT path FROM dirty)", [previous_run_id])
+            finally:
+                con.unregister("dirty")
+            _insert_results(con, run_id, incoming)
+            tally = dict(con.execute("SELECT status, count(*) FROM results WHERE run_id = ? GROUP BY status",
+                                     [run_id]).fetchall())
+            con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
+                        [run_id, started, finished, today, desk_version, model_fingerprint,
+                         sum(tally.values()), *(tally.get(s, 0) for s in STATUSES)])
+            con.register("replaced", pa.table({
+                "kind": pa.array([k for k, owners in replaced.items() for _ in owners], pa.string()),
+                "owner": pa.array([o for owners in replaced.values() for o in owners], pa.string())}))
+            try:
+                con.execute("DELETE FROM problems WHERE owner_kind IN ('source', 'data') OR EXISTS (SELECT 1 FROM "
+                            "replaced WHERE replaced.kind = problems.owner_kind AND replaced.owner = problems.owner)")
+            finally:
+                con.unregister("replaced")
+            _write_problems(con, problems)
+            _set_base(con, run_id, base)
+            _pause_for_tests()
+            merged = sorted({Problem(*row) for row in con.execute(
+                "SELECT path, line, field, message, severity FROM problems").fetchall()},
+                key=lambda p: (p.path, p.line, p.field, p.message))
+        self._release()
+        return run_id, sum(tally.values()), merged
+
+    def run_base(self) -> dict[str, Any] | None:
+        """What the latest run depended on, when it was recorded with its problems (record_run)."""
+        con = self._connect()
+        meta = dict(con.execute("SELECT key, value FROM store_meta WHERE key = 'run_base'").fetchall())
+        if "run_base" not in meta:
+            return None
+        base: dict[str, Any] = json.loads(meta["run_base"])
+        latest = con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+        return base if base.get("run_id") == latest else None
+
+    def select(self, sql: str, params: Sequence[Any] = (), **lists: Iterable[str]) -> list[tuple[Any, ...]]:
+        """Rows of claimdesk's own SQL, with each of `lists` visible as a one-column table (`path`)."""
+        con = self._connect()
+        for name, values in lists.items():
+            _paths_table(con, name, values)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            for name in lists:
+                con.unregister(name)
+
+    def stored_run(self, run_id: int) -> CheckRun:
+        """A recorded run with its results in the checker's order: parameters (model files in
+        reading order), then claims in desk order, each as the checker gave it."""
+        con = self._connect()
+        today, fingerprint = con.execute("SELECT today, model_fingerprint FROM runs WHERE run_id = ?",
+                                         [run_id]).fetchall()[0]
+        table = con.sql("""
+                    SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
+                           r.relative_error, r.depends_on, r.check_expr, r.kind
+                    FROM results r LEFT JOIN (
+                        SELECT path, claim_id AS id, min(position) AS position FROM claims GROUP BY ALL
+                        UNION ALL
+                        SELECT path, parameter_id, min(position) FROM parameters GROUP BY ALL
+                    ) c ON c.path = r.path AND c.id = r.claim_id
+                    WHERE r.run_id = ?
+                    ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
+                             c.position""", params=[run_id]).to_arrow_table()
+        columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
+        for i in (5, 10):  # also, depends_on: lists in the store, tuples in a Result
+            columns[i] = [tuple(v) if v else () for v in columns[i]]
+        with _collector_paused():
+            results = [Result(*row) for row in zip(*columns)]
+        return CheckRun(today, results, fingerprint or "")
 
     # -- reading --------------------------------------------------------------------------
     def query(self, sql: str) -> QueryResult:
@@ -689,6 +855,7 @@ class _Known:
     mtime_us: int
     size: int
     problems: int
+    cached: bool  # a copy is in page_cache
 
 
 @dataclass
@@ -767,9 +934,44 @@ class _ParseAhead:
 
 
 def _known_pages(con: duckdb.DuckDBPyConnection) -> dict[str, _Known]:
-    return {path: _Known(content_hash, mtime_us or 0, size or 0, problems or 0)
-            for path, content_hash, mtime_us, size, problems in con.execute(
-                "SELECT path, content_hash, epoch_us(mtime), size, problems FROM pages").fetchall()}
+    return {path: _Known(content_hash, mtime_us or 0, size or 0, problems or 0, cached)
+            for path, content_hash, mtime_us, size, problems, cached in con.execute(
+                "SELECT p.path, p.content_hash, epoch_us(p.mtime), p.size, p.problems, c.path IS NOT NULL "
+                "FROM pages p LEFT JOIN (SELECT DISTINCT path FROM page_cache) c USING (path)").fetchall()}
+
+
+def _paths_table(con: duckdb.DuckDBPyConnection, name: str, values: Iterable[str]) -> None:
+    con.register(name, pa.table({"path": pa.array(sorted(set(values)), pa.string())}))
+
+
+def _blobs(con: duckdb.DuckDBPyConnection, paths: Iterable[str], with_hash: bool = False) -> dict[str, Any]:
+    """Stored copies of some pages: path -> blob, or (content hash, blob) `with_hash`."""
+    _paths_table(con, "wanted", paths)
+    try:
+        rows = con.execute("SELECT path, content_hash, record FROM page_cache "
+                           "WHERE path IN (SELECT path FROM wanted)").fetchall()
+    finally:
+        con.unregister("wanted")
+    return {path: (content_hash, blob) if with_hash else blob for path, content_hash, blob in rows}
+
+
+def _claims_of(con: duckdb.DuckDBPyConnection, paths: Iterable[str]) -> list[tuple[str, int, str, str | None]]:
+    _paths_table(con, "wanted", paths)
+    try:
+        return [tuple(row) for row in con.execute(  # type: ignore[misc]
+            "SELECT path, position, claim_id, metric FROM claims WHERE path IN (SELECT path FROM wanted) "
+            "ORDER BY path, position").fetchall()]
+    finally:
+        con.unregister("wanted")
+
+
+def _merged(first: list[kb.PageRecord], second: list[kb.PageRecord]) -> list[kb.PageRecord]:
+    """Two lists of pages, each in desk order, as one in desk order."""
+    return sorted(first + second, key=lambda record: record.path)
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.lstrip("-").isdigit() else 0
 
 
 def _scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
@@ -952,6 +1154,50 @@ def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,
 
 
 # -- rows ------------------------------------------------------------------------------------
+def _result_rows(results: list[Result]) -> pa.Table:
+    with _collector_paused():
+        rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
+                 r.relative_error, list(r.depends_on), r.check, r.kind) for r in results]
+        return _arrow(RESULT_COLUMNS, rows)
+
+
+def _insert_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Table) -> None:
+    # An id written twice is an error of its own; any_value keeps such a result to one row.
+    _insert(con, f"""
+        INSERT INTO results BY NAME
+        SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
+               c.as_of_written, c.as_of_start, c.as_of_end
+        FROM incoming r LEFT JOIN (
+            SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
+                   any_value(value_low) AS value_low, any_value(value_high) AS value_high,
+                   any_value(as_of_written) AS as_of_written, any_value(as_of_start) AS as_of_start,
+                   any_value(as_of_end) AS as_of_end
+            FROM (SELECT path, claim_id, metric, value_kind, value_low, value_high, as_of_written,
+                         as_of_start, as_of_end FROM claims
+                  UNION ALL
+                  SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
+                         as_of_start, as_of_end FROM parameters)
+            GROUP BY path, claim_id
+        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming)
+
+
+def _write_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[tuple[str, str, Problem]]) -> None:
+    rows = [(p.path, p.line, p.field, p.message, p.severity, kind, owner) for kind, owner, p in problems]
+    _insert(con, "INSERT INTO problems BY NAME SELECT * FROM incoming", _arrow(TABLES["problems"], rows))
+
+
+def _set_base(con: duckdb.DuckDBPyConnection, run_id: int, base: dict[str, Any] | None) -> None:
+    con.execute("DELETE FROM store_meta WHERE key = 'run_base'")
+    if base is not None:
+        con.execute("INSERT INTO store_meta VALUES ('run_base', ?)", [json.dumps(dict(base, run_id=run_id))])
+
+
+def _naive_utc(started: dt.datetime | None, default: dt.datetime) -> dt.datetime:
+    if started is None:
+        return default
+    return started.astimezone(dt.UTC).replace(tzinfo=None) if started.tzinfo else started
+
+
 class _Rows:
     """Rows of the page tables, gathered page by page and handed to DuckDB as Arrow tables."""
 
@@ -965,9 +1211,9 @@ class _Rows:
         self.rows["pages"].append((path, page.get("title"), page.get("summary"), page.get("tags"), content_hash,
                                    mtime_us, size, record.body_line, len(entries), len(record.problems)))
         claims, links = self.rows["claims"], self.rows["claim_sources"]
-        for position, line, _, values, _, _ in entries:
+        for position, line, _, values, id_line, _ in entries:
             fields = dict(zip(CLAIM_FIELDS, values))
-            claims.append(_claim_row(path, position, line, fields))
+            claims.append(_claim_row(path, position, line, id_line, fields))
             links.extend((path, position, fields["id"], rank, source) for rank, source in enumerate(fields["sources"]))
         if blob is not None:
             self.rows["page_cache"].append((path, content_hash, blob))
@@ -1005,7 +1251,7 @@ def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], g
         _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", pa.concat_tables(parts))
 
 
-def _claim_row(path: str, position: int, line: int, c: dict[str, Any]) -> tuple[Any, ...]:
+def _claim_row(path: str, position: int, line: int, id_line: int, c: dict[str, Any]) -> tuple[Any, ...]:
     """A claims (or parameters) row from a claim's stored field values."""
     value = dict(zip(_STATED_FIELDS, c["value"])) if c["value"] is not None else {}
     tolerance, stale, given = c["tolerance"], c["stale_after"], c["given"]
@@ -1016,7 +1262,24 @@ def _claim_row(path: str, position: int, line: int, c: dict[str, Any]) -> tuple[
             tol_written, tol_amount, tol_relative, c["check"], None if given is None else list(given.items()),
             c["metric"], c["attributed_to"], c["as_of"][2], c["as_of"][0] - _EPOCH, c["as_of"][1] - _EPOCH,
             None if c["review_by"] is None else c["review_by"] - _EPOCH,
-            None if c["resolves"] is None else c["resolves"] - _EPOCH, count, period, c["note"])
+            None if c["resolves"] is None else c["resolves"] - _EPOCH, count, period, c["note"], id_line,
+            check_names(c["check"]))
+
+
+_CHECK_NAMES: dict[str, list[str] | None] = {}
+
+
+def check_names(check: str | None) -> list[str] | None:
+    """The names a check expression mentions, sorted: the edges along which a change to one claim
+    reaches the claims whose checks use it. None without a check or when it cannot be read."""
+    if check is None:
+        return None
+    if check not in _CHECK_NAMES:
+        try:
+            _CHECK_NAMES[check] = sorted({ref.name for ref in refs(parse(check))})
+        except ExprError:
+            _CHECK_NAMES[check] = None
+    return _CHECK_NAMES[check]
 
 
 def _arrow(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:
@@ -1047,7 +1310,8 @@ def _write_data(con: duckdb.DuckDBPyConnection, desk: kb.Desk) -> None:
                        m.model.summary if m.model else None, len(m.problems)) for m in desk.models]
     for m in desk.models:
         for i, (parameter, line, _) in enumerate(m.parameter_lines()):
-            rows["parameters"].append(_claim_row(m.path, i, line, _stored_fields(parameter)))
+            rows["parameters"].append(_claim_row(m.path, i, line, m.loaded.line_of(("parameters", i, "id")),
+                                                 _stored_fields(parameter)))
             rows["parameter_sources"].extend((m.path, i, parameter.id, rank, source)
                                              for rank, source in enumerate(parameter.sources))
         for i, (q, line, _) in enumerate(m.quantity_lines()):
@@ -1153,9 +1417,17 @@ class _Clock:
         return time.perf_counter() - self.start
 
 
+_pauses_skipped = 0
+
+
 def _pause_for_tests() -> None:
-    """The crash tests kill a writer here, inside its transaction, to prove the old store survives."""
+    """The crash tests kill a writer here, inside its transaction, to prove the old store survives.
+    With TEST_PAUSE_SKIP_ENV=N the first N transactions that come here go on."""
+    global _pauses_skipped
     marker = os.environ.get(TEST_PAUSE_ENV)
+    if marker and _pauses_skipped < _int(os.environ.get(TEST_PAUSE_SKIP_ENV)):
+        _pauses_skipped += 1
+        return
     if marker:
         Path(marker).write_text(str(os.getpid()))
         time.sleep(120)

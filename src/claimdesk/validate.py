@@ -3,79 +3,153 @@ used, `via` and `given` naming things that exist, a metric measured in one dimen
 
 Per-file rules (YAML safety, field types) are found while reading; this module adds the rules
 that need the whole desk. It reads a `Desk` and returns problems; it never changes anything.
+
+Every problem has an owner: what has to change for the problem to change. A page owns its own
+problems (format, unknown sources, `given`, unreadable checks); an id owns its duplicate-id
+problems; a metric owns its dimension problems; a source owns its "no claim cites" warning; the
+data files own the rest. `owned_problems` finds them for the whole desk or, given a `Scope`, for
+some pages, ids and metrics only, with the context of the rest of the desk given as data (the
+store supplies it in an incremental run, see job.py). One implementation serves both, so an
+incremental validation gives exactly the problems of a full one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .expr import ExprError, parse
-from .kb import SOURCES_FILE, Desk, Located
+from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_references, page_claims, page_references
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
 from .units import parse_unit
+
+# (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
+Owned = tuple[str, str, Problem]
+OWNER_KINDS = ("page", "id", "metric", "source", "data")
+
+
+class MetricClaim(NamedTuple):
+    """What the metric-dimension rule reads of a claim."""
+
+    metric: str
+    unit: str
+    path: str
+    line: int
+    field: str  # claims[3]
+
+
+def metric_claims(claims: Iterable[Located]) -> list[MetricClaim]:
+    return [MetricClaim(c.claim.metric, c.claim.unit, c.path, c.line, c.field) for c in claims
+            if c.claim.metric and c.claim.unit]
+
+
+@dataclass
+class Scope:
+    """The part of a desk to validate, with the desk-wide context the rules need from the rest.
+
+    Problems owned by the data files and by sources (the "no claim cites" warnings) are always
+    found again: they are few and the data files are read whole."""
+
+    pages: list[PageRecord]  # the pages whose own problems are wanted
+    ids: set[str]  # the ids whose duplicate-id problems are wanted
+    occurrences: list[Reference]  # every claim on a page that has one of `ids`, in desk order
+    metrics: set[str]  # the metrics whose dimension problems are wanted
+    metric_claims: list[MetricClaim]  # every valid claim of one of `metrics` that states a unit, in desk order
+    cited: set[str] = field(default_factory=set)  # sources cited by claims on pages not in `pages`
 
 
 def validate_desk(desk: Desk, model: Model | None = None) -> list[Problem]:
     """Every problem in the desk, per-file and desk-wide, sorted by file and line. Pass the
     desk's `Model` when it is built already (the checker needs it too)."""
-    problems = desk.all_problems()
-    problems += _duplicate_ids(desk)
-    problems += _source_references(desk)
-    problems += _given_names(desk)
-    problems += _metric_dimensions(desk)
-    problems += _expressions(desk, model or build_model(desk))
-    return sorted(set(problems), key=lambda p: (p.path, p.line, p.field, p.message))
+    return merged(owned_problems(desk, model or build_model(desk)))
 
 
-def _duplicate_ids(desk: Desk) -> list[Problem]:
+def merged(owned: Iterable[Owned]) -> list[Problem]:
+    """The problems, each once, sorted by file, line, field and message."""
+    return sorted({problem for _, _, problem in owned}, key=lambda p: (p.path, p.line, p.field, p.message))
+
+
+def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list[Owned]:
+    """The desk's problems with their owners; with `scope`, only those the scope owns (plus the
+    data files' and the sources')."""
+    pages = desk.pages if scope is None else scope.pages
+    page_refs = [ref for record in pages for ref in page_references(record)]
+    model_refs = [ref for m in desk.models for ref in model_references(m)]
+    claims = [located for record in pages for located in page_claims(record)]
+    out: list[Owned] = [("data", "", p) for p in desk.problems]
+    out += [("page", record.path, p) for record in pages for p in record.problems]
+    out += [("data", "", p) for m in desk.models for p in m.problems]
+    if scope is None:
+        occurrences = [ref for ref in page_refs if ref.claim_id]
+        out += [("id", name, p) for name, p in _duplicate_ids(desk, occurrences)]
+        out += [("metric", metric, p) for metric, p in _metric_dimensions(metric_claims(desk.claims()))]
+    else:
+        out += [("id", name, p) for name, p in _duplicate_ids(desk, scope.occurrences) if name in scope.ids]
+        out += [("metric", metric, p) for metric, p in _metric_dimensions(scope.metric_claims)
+                if metric in scope.metrics]
+    out += _source_references(desk, page_refs, model_refs, set() if scope is None else scope.cited)
+    out += [("page", p.path, p) for p in _given_names(desk, claims)]
+    out += [("data", "", p) for p in model.problems]
+    out += [("page", p.path, p) for p in _unreadable_checks(claims)]
+    return out
+
+
+def _duplicate_ids(desk: Desk, occurrences: list[Reference]) -> list[tuple[str, Problem]]:
+    """`occurrences`: claims on pages with an id, in desk order (the models' ids come first)."""
     first: dict[str, tuple[str, int]] = {}
     problems = []
     named: list[tuple[str, str, int, str]] = []  # (id, path, line, field)
     for model in desk.models:
         named += [(p.id, model.path, line, f"{where}.id") for p, line, where in model.parameter_lines()]
         named += [(q.id, model.path, line, f"{where}.id") for q, line, where in model.quantity_lines()]
-    named += [(r.claim_id, r.path, r.id_line, f"{r.field}.id") for r in desk.references()
+    named += [(r.claim_id, r.path, r.id_line, f"{r.field}.id") for r in occurrences
               if r.claim_id and r.field.startswith("claims")]
-    for name, path, line, field in named:
+    for name, path, line, field_name in named:
         if name in first:
             where = f"{first[name][0]}:{first[name][1]}"
-            problems.append(Problem(path, line, field, f"duplicate id '{name}' (also at {where}); ids are "
-                                                       "unique across the desk and its models"))
+            problems.append((name, Problem(path, line, field_name, f"duplicate id '{name}' (also at {where}); ids "
+                                                                  "are unique across the desk and its models")))
         else:
             first[name] = (path, line)
     return problems
 
 
-def _source_references(desk: Desk) -> list[Problem]:
+def _source_references(desk: Desk, page_refs: list[Reference], model_refs: list[Reference],
+                       cited_elsewhere: set[str]) -> list[Owned]:
     if not desk.sources_readable:
         return []  # the file's own error says it all; every citation would be "unknown"
-    problems = []
-    cited: set[str] = set()
-    for reference in desk.references():
-        for i, (source_id, line) in enumerate(reference.sources):
-            cited.add(source_id)
-            if source_id not in desk.sources and source_id not in desk.source_lines:
-                problems.append(Problem(reference.path, line, f"{reference.field}.sources[{i}]",
-                                        f"unknown source '{source_id}'{did_you_mean(source_id, desk.sources)}; "
-                                        f"sources are listed in {SOURCES_FILE}"))
+    problems: list[Owned] = []
+    cited = set(cited_elsewhere)
+    for owner_kind, references in (("page", page_refs), ("data", model_refs)):
+        for reference in references:
+            for i, (source_id, line) in enumerate(reference.sources):
+                cited.add(source_id)
+                if source_id not in desk.sources and source_id not in desk.source_lines:
+                    problems.append((owner_kind, reference.path if owner_kind == "page" else "", Problem(
+                        reference.path, line, f"{reference.field}.sources[{i}]",
+                        f"unknown source '{source_id}'{did_you_mean(source_id, desk.sources)}; "
+                        f"sources are listed in {SOURCES_FILE}")))
     for key, source in desk.sources.items():
         if source.via:
             cited.add(source.via)
             if source.via not in desk.source_lines:
-                problems.append(Problem(SOURCES_FILE, desk.source_lines[key], f"{key}.via",
-                                        f"unknown source '{source.via}'{did_you_mean(source.via, desk.sources)}"))
+                problems.append(("data", "", Problem(
+                    SOURCES_FILE, desk.source_lines[key], f"{key}.via",
+                    f"unknown source '{source.via}'{did_you_mean(source.via, desk.sources)}")))
     for key in desk.sources:
         if key not in cited:
-            problems.append(Problem(SOURCES_FILE, desk.source_lines[key], key,
-                                    "no claim cites this source", "warning"))
+            problems.append(("source", key, Problem(SOURCES_FILE, desk.source_lines[key], key,
+                                                    "no claim cites this source", "warning")))
     return problems
 
 
-def _given_names(desk: Desk) -> list[Problem]:
+def _given_names(desk: Desk, claims: list[Located]) -> list[Problem]:
     parameters = {p.claim.id for p in desk.parameters()}
     problems = []
-    for located in desk.claims():
+    for located in claims:
         for name in located.claim.given or {}:
             if name not in parameters:
                 problems.append(Problem(located.path, located.line, f"{located.field}.given.{name}",
@@ -84,30 +158,30 @@ def _given_names(desk: Desk) -> list[Problem]:
     return problems
 
 
-def _metric_dimensions(desk: Desk) -> list[Problem]:
-    by_metric: dict[str, list[Located]] = defaultdict(list)
-    for located in desk.claims():
-        if located.claim.metric and located.claim.unit:
-            by_metric[located.claim.metric].append(located)
+def _metric_dimensions(claims: list[MetricClaim]) -> list[tuple[str, Problem]]:
+    """`claims` in desk order."""
+    by_metric: dict[str, list[MetricClaim]] = defaultdict(list)
+    for claim in claims:
+        by_metric[claim.metric].append(claim)
     problems = []
-    for metric, claims in by_metric.items():
-        first = claims[0]
-        first_unit = parse_unit(first.claim.unit or "")
-        for other in claims[1:]:
-            unit = parse_unit(other.claim.unit or "")
+    for metric, members in by_metric.items():
+        first = members[0]
+        first_unit = parse_unit(first.unit)
+        for other in members[1:]:
+            unit = parse_unit(other.unit)
             if unit.dims != first_unit.dims:
-                problems.append(Problem(
+                problems.append((metric, Problem(
                     other.path, other.line, f"{other.field}.unit",
                     f"metric '{metric}' is {first_unit.dimension} ({first_unit} at {first.path}:{first.line}) "
-                    f"but this claim states it in {unit} ({unit.dimension})"))
+                    f"but this claim states it in {unit} ({unit.dimension})")))
     return problems
 
 
-def _expressions(desk: Desk, model: Model) -> list[Problem]:
-    """Checks that cannot even be read, and the model's own problems. Whether a readable check
-    computes is the checker's finding (status `error`), not a format problem."""
-    problems = list(model.problems)
-    for located in desk.claims():
+def _unreadable_checks(claims: list[Located]) -> list[Problem]:
+    """Checks that cannot even be read. Whether a readable check computes is the checker's
+    finding (status `error`), not a format problem."""
+    problems = []
+    for located in claims:
         if located.claim.check:
             try:
                 parse(located.claim.check)
