@@ -291,7 +291,7 @@ def test_history_survives_a_rebuild_and_a_migration(desk: Path, tmp_path: Path) 
         # an older store: another schema version, a column the old code did not have, one it had
         con = store._connect()
         con.execute("UPDATE store_meta SET value = '0' WHERE key = 'schema_version'")
-        con.execute("ALTER TABLE results DROP COLUMN metric")
+        con.execute("ALTER TABLE result_versions DROP COLUMN metric")
         con.execute("ALTER TABLE runs ADD COLUMN retired_column VARCHAR")
     with pytest.raises(DeskError, match="older claimdesk; run `claimdesk ingest`"):
         Store.open(path)
@@ -303,6 +303,44 @@ def test_history_survives_a_rebuild_and_a_migration(desk: Path, tmp_path: Path) 
         assert dump(store) == before
         store.record_run(CheckRun(TODAY, [result("alpha_one", "ok", recomputed=10.0)]), "v2")
         assert [(e.first_run, e.last_run) for e in store.history("alpha_one")] == [(1, 2)]
+
+
+def test_results_are_versions_and_a_store_with_a_row_per_run_is_folded_into_them(desk: Path, tmp_path: Path) -> None:
+    """Unchanged results are not written again; the `results` view still has a row per claim and
+    run. A schema-1 store (a table `results` with a row per claim and run) migrates to versions
+    with every view answering as before."""
+    path = tmp_path / "store.duckdb"
+    runs = [  # alpha_one ok, ok, mismatch, mismatch, ok; beta_two appears in run 2, is gone in 4, back in 5
+        [result("alpha_one", "ok", recomputed=10.0)],
+        [result("alpha_one", "ok", recomputed=10.0), result("beta_two", "ok")],
+        [result("alpha_one", "mismatch", recomputed=11.0), result("beta_two", "ok")],
+        [result("alpha_one", "mismatch", recomputed=11.0)],
+        [result("alpha_one", "ok", recomputed=10.0), result("beta_two", "ok")],
+    ]
+    views = ("SELECT * FROM results ORDER BY ALL", "SELECT * FROM status_changes ORDER BY ALL",
+             "SELECT * FROM latest_results ORDER BY ALL")
+    with Store.open(path, write=True) as store:
+        store.ingest(desk)
+        for i, results in enumerate(runs):
+            store.record_run(CheckRun(TODAY, results), f"v{i + 1}")
+        assert store.query("SELECT count(*) FROM results").rows == [(8,)]
+        assert store.query("SELECT claim_id, first_run, last_run FROM result_versions ORDER BY ALL").rows == [
+            ("alpha_one", 1, 2), ("alpha_one", 3, 4), ("alpha_one", 5, None), ("beta_two", 2, 3), ("beta_two", 5, None)]
+        assert store.query("SELECT run_id, claim_id, old_status, new_status FROM status_changes ORDER BY ALL").rows == [
+            (2, "beta_two", None, "ok"), (3, "alpha_one", "ok", "mismatch"), (4, "beta_two", "ok", None),
+            (5, "alpha_one", "mismatch", "ok"), (5, "beta_two", None, "ok")]
+        before = [store.query(sql).rows for sql in views]
+        con = store._connect()  # back to schema 1: one row per claim and run
+        con.execute("CREATE TABLE per_run AS SELECT * FROM results")
+        con.execute("DROP VIEW results")
+        con.execute("DROP VIEW latest_results")
+        con.execute("DROP VIEW status_changes")
+        con.execute("DROP TABLE result_versions")
+        con.execute("ALTER TABLE per_run RENAME TO results")
+        con.execute("UPDATE store_meta SET value = '1' WHERE key = 'schema_version'")
+    with Store.open(path, write=True) as store:
+        assert [store.query(sql).rows for sql in views] == before
+        assert store.query("SELECT count(*) FROM result_versions").rows == [(5,)]
 
 
 def test_a_store_from_a_newer_claimdesk_is_left_alone(desk: Path, tmp_path: Path) -> None:

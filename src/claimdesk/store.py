@@ -82,7 +82,7 @@ from .results import CheckRun, Result
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
 from .values import Stated, Tolerance
 
-SCHEMA_VERSION = 1  # bump when a change needs more than "re-read kb/ and copy history by column name"
+SCHEMA_VERSION = 2  # bump when a change needs more than "re-read kb/ and copy history by column name"
 STORAGE_COMPATIBILITY = "v1.0.0"  # files stay readable by every DuckDB CLI since 1.0, not only the newest
 PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this process: workers take ~1 s to start
 CHUNK_PAGES = 250
@@ -137,7 +137,10 @@ TABLES: dict[str, Columns] = {
     "runs": (("run_id", INTEGER), ("started", TIMESTAMP), ("finished", TIMESTAMP), ("today", DATE),
              ("desk_version", VARCHAR), ("model_fingerprint", VARCHAR), ("claims", INTEGER),
              *((status, INTEGER) for status in STATUSES)),
-    "results": (("run_id", INTEGER), ("claim_id", VARCHAR), ("path", VARCHAR), ("line", INTEGER),
+    # One row per stretch of consecutive runs in which a claim's result did not change (first_run to
+    # last_run; last_run NULL while it is the latest run's). The view `results` gives one row per run.
+    "result_versions": (("first_run", INTEGER), ("last_run", INTEGER), ("claim_id", VARCHAR), ("path", VARCHAR),
+                        ("line", INTEGER),
                 ("status", VARCHAR), ("reason", VARCHAR), ("also", TEXTS), ("stated", VARCHAR),
                 ("recomputed", DOUBLE), ("unit", VARCHAR), ("relative_error", DOUBLE), ("depends_on", TEXTS),
                 ("check_expr", VARCHAR), ("kind", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR),
@@ -147,32 +150,42 @@ TABLES: dict[str, Columns] = {
                  ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
 }
+RESULT_DATA: Columns = TABLES["result_versions"][2:]  # a result's own columns, as the `results` view has them
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
-RESULT_COLUMNS: Columns = tuple(column for column in TABLES["results"] if column[0] in (
+RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in (
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
     "depends_on", "check_expr", "kind"))
-HISTORY_TABLES = ("runs", "results")  # carried across a rebuild; everything else is re-read from the desk
+HISTORY_TABLES = ("runs", "result_versions")  # carried across a rebuild; everything else is re-read from the desk
 INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
 DATA_TABLES = ("sources", "models", "parameters", "parameter_sources", "quantities")
+_OPEN = 2147483647  # last_run of a version that is the latest run's, for range joins
 VIEWS: dict[str, str] = {
+    "results": f"""
+        SELECT runs.run_id, v.* EXCLUDE (first_run, last_run)
+        FROM result_versions v JOIN runs
+          ON runs.run_id >= v.first_run AND runs.run_id <= coalesce(v.last_run, {_OPEN})""",
     "latest_results": """
-        SELECT r.*, runs.started, runs.today
-        FROM results r JOIN runs USING (run_id)
-        QUALIFY row_number() OVER (PARTITION BY r.claim_id ORDER BY r.run_id DESC) = 1""",
+        WITH latest AS (SELECT max(run_id) AS run_id FROM runs)
+        SELECT coalesce(v.last_run, latest.run_id) AS run_id, v.* EXCLUDE (first_run, last_run),
+               runs.started, runs.today
+        FROM result_versions v, latest JOIN runs ON runs.run_id = coalesce(v.last_run, latest.run_id)
+        QUALIFY row_number() OVER (PARTITION BY v.claim_id ORDER BY v.first_run DESC) = 1""",
+    # A claim's status can only change where one of its versions begins or ends.
     "status_changes": """
         WITH pairs AS (
             SELECT * FROM (SELECT run_id, lag(run_id) OVER (ORDER BY run_id) AS previous_run_id FROM runs)
             WHERE previous_run_id IS NOT NULL),
-        now_ AS (SELECT p.run_id AS pair, r.* FROM pairs p JOIN results r ON r.run_id = p.run_id),
-        before AS (SELECT p.run_id AS pair, r.* FROM pairs p JOIN results r ON r.run_id = p.previous_run_id)
-        SELECT coalesce(n.pair, b.pair) AS run_id, pairs.previous_run_id,
+        began AS (SELECT p.run_id AS pair, p.previous_run_id, v.* FROM pairs p
+                  JOIN result_versions v ON v.first_run = p.run_id),
+        ended AS (SELECT p.run_id AS pair, p.previous_run_id, v.* FROM pairs p
+                  JOIN result_versions v ON v.last_run = p.previous_run_id)
+        SELECT coalesce(n.pair, b.pair) AS run_id, coalesce(n.previous_run_id, b.previous_run_id) AS previous_run_id,
                coalesce(n.claim_id, b.claim_id) AS claim_id, coalesce(n.path, b.path) AS path,
                b.status AS old_status, n.status AS new_status, b.stated AS old_stated, n.stated AS new_stated,
                b.recomputed AS old_recomputed, n.recomputed AS new_recomputed,
                coalesce(n.reason, 'the claim is gone') AS reason
-        FROM now_ n FULL JOIN before b ON n.pair = b.pair AND n.claim_id = b.claim_id
-        JOIN pairs ON pairs.run_id = coalesce(n.pair, b.pair)
+        FROM began n FULL JOIN ended b ON n.pair = b.pair AND n.claim_id = b.claim_id
         WHERE n.status IS DISTINCT FROM b.status""",
 }
 
@@ -653,7 +666,7 @@ class Store:
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, run.today, desk_version, run.model_fingerprint,
                          len(run.results), *(counts[s] for s in STATUSES)])
-            _insert_results(con, run_id, incoming)
+            _record_results(con, run_id, incoming)
             con.execute("DELETE FROM problems")
             _write_problems(con, problems or [])
             _set_base(con, run_id, base if problems is not None else None)
@@ -673,18 +686,13 @@ class Store:
         finished = _utcnow()
         started = _naive_utc(started, finished)
         incoming = _result_rows(results)
-        columns = ", ".join(name for name, _ in TABLES["results"] if name != "run_id")
         with self._transaction() as con:
             run_id = int(con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchall()[0][0])
-            _paths_table(con, "dirty", dirty)
-            try:
-                con.execute(f"INSERT INTO results SELECT {run_id} AS run_id, {columns} FROM results "
-                            "WHERE run_id = ? AND claim_id NOT IN (SELECT path FROM dirty)", [previous_run_id])
-            finally:
-                con.unregister("dirty")
-            _insert_results(con, run_id, incoming)
-            tally = dict(con.execute("SELECT status, count(*) FROM results WHERE run_id = ? GROUP BY status",
-                                     [run_id]).fetchall())
+            if run_id != previous_run_id + 1:
+                raise DeskError(f"run {previous_run_id} is not the store's latest; check the whole desk again")
+            _record_results(con, run_id, incoming, scope=dirty)
+            tally = dict(con.execute("SELECT status, count(*) FROM result_versions WHERE last_run IS NULL "
+                                     "GROUP BY status").fetchall())
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, today, desk_version, model_fingerprint,
                          sum(tally.values()), *(tally.get(s, 0) for s in STATUSES)])
@@ -1161,11 +1169,17 @@ def _result_rows(results: list[Result]) -> pa.Table:
         return _arrow(RESULT_COLUMNS, rows)
 
 
-def _insert_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Table) -> None:
+def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Table,
+                    scope: Iterable[str] | None = None) -> None:
+    """Make `incoming` run `run_id`'s results. A result equal to its claim's latest version extends
+    that version to this run (nothing is written); any other result starts a new version, and the
+    version it replaces ends with the previous run. `scope`: the claims this run decided (an
+    incremental run); every other claim's latest version carries on unchanged. None: all of them
+    (a full run), so the claims without a result here are gone and their versions end too."""
     # An id written twice is an error of its own; any_value keeps such a result to one row.
-    _insert(con, f"""
-        INSERT INTO results BY NAME
-        SELECT {run_id} AS run_id, r.*, c.metric, c.value_kind, c.value_low, c.value_high,
+    _insert(con, """
+        CREATE OR REPLACE TEMP TABLE new_results AS
+        SELECT r.*, c.metric, c.value_kind, c.value_low, c.value_high,
                c.as_of_written, c.as_of_start, c.as_of_end
         FROM incoming r LEFT JOIN (
             SELECT path, claim_id, any_value(metric) AS metric, any_value(value_kind) AS value_kind,
@@ -1178,7 +1192,28 @@ def _insert_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Ta
                   SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
                          as_of_start, as_of_end FROM parameters)
             GROUP BY path, claim_id
-        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming)
+        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
+    same = " AND ".join(f"n.{name} IS NOT DISTINCT FROM v.{name}" for name, _ in RESULT_DATA)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE unchanged AS
+        SELECT n.claim_id FROM new_results n JOIN result_versions v
+          ON v.claim_id = n.claim_id AND v.last_run IS NULL AND {same}""")
+    ending = "last_run IS NULL AND claim_id NOT IN (SELECT claim_id FROM unchanged)"
+    if scope is None:
+        con.execute(f"UPDATE result_versions SET last_run = ? WHERE {ending}", [run_id - 1])
+    else:
+        _paths_table(con, "scope", scope)
+        try:
+            con.execute(f"UPDATE result_versions SET last_run = ? WHERE {ending} "
+                        "AND claim_id IN (SELECT path FROM scope UNION ALL SELECT claim_id FROM new_results)",
+                        [run_id - 1])
+        finally:
+            con.unregister("scope")
+    names = ", ".join(name for name, _ in RESULT_DATA)
+    con.execute(f"INSERT INTO result_versions SELECT ? AS first_run, NULL AS last_run, {names} FROM new_results "
+                "WHERE claim_id NOT IN (SELECT claim_id FROM unchanged)", [run_id])
+    con.execute("DROP TABLE new_results")
+    con.execute("DROP TABLE unchanged")
 
 
 def _write_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[tuple[str, str, Problem]]) -> None:
@@ -1347,8 +1382,15 @@ def _rebuild_schema(con: duckdb.DuckDBPyConnection) -> None:
     tables share is copied by name; new columns start empty. The desk's tables start empty and
     the next ingest reads every page."""
     existing = set(_relations(con))
-    for view in VIEWS:
-        con.execute(f"DROP VIEW IF EXISTS {view}")
+    views = {name for (name,) in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = 'VIEW' "
+        "AND table_catalog = current_database()").fetchall()}
+    for view in views:
+        con.execute(f"DROP VIEW {view}")
+    # Stores of schema 1 kept a row per claim and run in a table `results`; it becomes versions below.
+    per_run = "results" in existing and "results" not in views
+    if per_run:
+        con.execute("ALTER TABLE results RENAME TO old_results")
     for table in HISTORY_TABLES:
         if table in existing:
             con.execute(f"ALTER TABLE {table} RENAME TO old_{table}")
@@ -1367,7 +1409,34 @@ def _rebuild_schema(con: duckdb.DuckDBPyConnection) -> None:
                 names = ", ".join(shared)
                 con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM old_{table}")
             con.execute(f"DROP TABLE old_{table}")
+    if per_run:
+        _versions_from_runs(con, "old_results")
+        con.execute("DROP TABLE old_results")
     _set_meta(con, schema_version=str(SCHEMA_VERSION), schema_hash=SCHEMA_HASH)
+
+
+def _versions_from_runs(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Fold a table of one result per claim and run into result_versions: consecutive runs in which
+    a claim's result is the same become one version (columns the old table lacks stay empty)."""
+    old = {name for (name,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+        "AND table_catalog = current_database()", [table]).fetchall()}
+    data = [name for name, _ in RESULT_DATA if name in old]
+    names = ", ".join(data)
+    changed = " OR ".join(f"lag({name}) OVER w IS DISTINCT FROM {name}" for name in data)
+    con.execute(f"""
+        INSERT INTO result_versions (first_run, last_run, {names})
+        WITH numbered AS (
+            SELECT r.*, n.position FROM {table} r
+            JOIN (SELECT run_id, row_number() OVER (ORDER BY run_id) AS position FROM runs) n USING (run_id)),
+        marked AS (
+            SELECT *, (lag(position) OVER w IS DISTINCT FROM position - 1 OR {changed}) AS starts
+            FROM numbered WINDOW w AS (PARTITION BY claim_id ORDER BY run_id)),
+        grouped AS (
+            SELECT *, sum(starts::INTEGER) OVER (PARTITION BY claim_id ORDER BY run_id) AS version FROM marked)
+        SELECT min(run_id), max(run_id), {", ".join(f"arg_min({name}, run_id)" for name in data)}
+        FROM grouped GROUP BY claim_id, version""")
+    con.execute("UPDATE result_versions SET last_run = NULL WHERE last_run = (SELECT max(run_id) FROM runs)")
 
 
 def _set_meta(con: duckdb.DuckDBPyConnection, **values: str) -> None:
