@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import sympy
 
@@ -193,9 +194,19 @@ def _parse_python(text: str, mode_hint: str) -> ast.AST:
 
 
 def parse(text: str) -> Node:
-    """Parse an arithmetic expression. Raises ExprError."""
+    """Parse an arithmetic expression. Raises ExprError.
+
+    A desk repeats check texts and both validation and the checker read each one, so the trees
+    (immutable) are kept by text; a text that fails is parsed again, to raise again."""
+    if type(text) is str:
+        return _parse_text(text)
     tree = _parse_python(text, "expression")
     return _Converter(text.strip()).convert(tree)
+
+
+@lru_cache(maxsize=65536)
+def _parse_text(text: str) -> Node:
+    return _Converter(text.strip()).convert(_parse_python(text, "expression"))
 
 
 def parse_condition(text: str) -> tuple[Node, str, Node]:

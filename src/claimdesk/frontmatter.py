@@ -90,6 +90,9 @@ class Loaded:
 
     def line_of(self, path: Path) -> int:
         """The line of `path`, or of its nearest located ancestor."""
+        line = self.lines.get(path)
+        if line is not None:  # nearly always: one look-up
+            return line
         while path not in self.lines and path:
             path = path[:-1]
         return self.lines.get(path, 1)

@@ -16,8 +16,8 @@ checked again:
   whose check names one of those, transitively.
 - The checker (unchanged, check.py) runs on a sub-desk holding D, everything D's checks reach
   (values, staleness and cycles follow those) and every claim of D's metrics, each id with all its
-  occurrences so that the first one wins as in a full run. Only D's results are kept; every other
-  claim's result is copied from the previous run inside DuckDB.
+  occurrences so that the first one wins as in a full run. Only D's results are recorded; every
+  other claim's result version simply carries on into the new run (store.py, result_versions).
 - Validation runs validate.py's rules scoped to C's pages, the ids on C (and any duplicated id),
   and C's metrics, with the rest of the desk's context read from the store; the problems owned by
   anything else are carried over.

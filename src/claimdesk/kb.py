@@ -141,14 +141,16 @@ def _references(path: str, loaded: Loaded, key: str) -> Iterator[Reference]:
     items = loaded.data.get(key) if isinstance(loaded.data, dict) else None
     if not isinstance(items, list):
         return
+    line_of = loaded.line_of
     for i, raw in enumerate(items):
         if not isinstance(raw, dict):
             continue
-        claim_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        claim_id = raw.get("id")
         listed = raw.get("sources")
-        listed = listed if isinstance(listed, list) else []
-        sources = [(s, loaded.line_of((key, i, "sources", j))) for j, s in enumerate(listed) if isinstance(s, str)]
-        yield Reference(path, f"{key}[{i}]", claim_id, loaded.line_of((key, i, "id")), sources)
+        sources = [(s, line_of((key, i, "sources", j))) for j, s in enumerate(listed) if isinstance(s, str)] \
+            if isinstance(listed, list) else []
+        yield Reference(path, f"{key}[{i}]", claim_id if isinstance(claim_id, str) else None,
+                        line_of((key, i, "id")), sources)
 
 
 def find_root(start: Path | str | None = None) -> Path:

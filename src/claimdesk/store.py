@@ -15,8 +15,10 @@ How it is kept:
   pull), worker processes parse them while kb.py walks the desk. A `lazy` ingest leaves the
   unchanged pages unbuilt; `cached_pages` builds the few an incremental check needs (job.py).
 - `record_run` stores a run with the validation problems and what the run depended on (store_meta
-  `run_base`); `record_incremental` stores a run that re-checked some claims, copying the other
-  results from the previous run inside DuckDB. `pages_version` in store_meta grows with every
+  `run_base`); `record_incremental` stores a run that re-checked some claims, the others keeping
+  their results. Results are stored as versions (`result_versions`: one row per stretch of runs in
+  which a claim's result did not change), so a run writes only the results that changed; the
+  view `results` gives one row per claim and run. `pages_version` in store_meta grows with every
   ingest that changed pages or data, so a run builds only on a previous run whose pages it knows.
 - Every write happens in one DuckDB transaction, so a run that fails or is killed half-way leaves
   the previous store intact; DuckDB's write-ahead log cleans up on the next open.
@@ -26,7 +28,8 @@ How it is kept:
   other, and a writer closes the file between its steps (and during a long parse) to let them in.
 - The store records its schema version and a hash of its DDL. An older store is migrated when a
   writer opens it: the desk's tables are dropped and re-read from kb/ on the next ingest, while
-  the history (runs, results) is carried across column by column in the same transaction.
+  the history (runs, result_versions) is carried across column by column in the same transaction
+  (a schema-1 store's table of one result per claim and run is folded into versions).
 
 Three choices that look odd, and why:
 
@@ -70,7 +73,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 import pydantic
 
 from . import __version__, kb
@@ -677,8 +679,9 @@ class Store:
                            today: dt.date, model_fingerprint: str, desk_version: str | None,
                            started: dt.datetime | None, problems: Sequence[tuple[str, str, Problem]],
                            replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, int, list[Problem]]:
-        """Record a run that re-checked only the claims in `dirty`: their `results`, and for every
-        other claim its result in `previous_run_id`, copied inside DuckDB. The stored problems whose
+        """Record a run that re-checked only the claims in `dirty` (`results` holds theirs; a dirty
+        claim without one is gone); every other claim keeps its result from `previous_run_id`,
+        which must be the latest run. The stored problems whose
         owner is in `replaced` (owner kind -> owners; every `source` and `data` problem too) give
         way to `problems`. Returns the run's id, its number of results and every problem, read back
         (`stored_run` reads the results)."""
@@ -1191,6 +1194,7 @@ def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Ta
                   UNION ALL
                   SELECT path, parameter_id, metric, value_kind, value_low, value_high, as_of_written,
                          as_of_start, as_of_end FROM parameters)
+            WHERE claim_id IN (SELECT claim_id FROM incoming)  -- an incremental run's few, not the whole desk
             GROUP BY path, claim_id
         ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
     same = " AND ".join(f"n.{name} IS NOT DISTINCT FROM v.{name}" for name, _ in RESULT_DATA)
@@ -1280,9 +1284,14 @@ def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], g
                 blob = None
         mtime_us, size = on_disk.get(record.path, (0.0, 0, 0))[1:]
         rows.add(record.path, record.content_hash, mtime_us, size, record, content, blob)
-    wanted = pa.array(sorted(from_workers & {r.path for r in changed}), pa.string())
-    for name, table in rows.tables().items():
-        parts = [table] + [t[name].filter(pc.is_in(t[name]["path"], value_set=wanted)) for t in worker_tables]
+    parts_of: dict[str, list[pa.Table]] = {name: [table] for name, table in rows.tables().items()}
+    if worker_tables:
+        import pyarrow.compute as pc  # here: importing it costs 0.15 s, and only parsing workers need it
+
+        wanted = pa.array(sorted(from_workers & {r.path for r in changed}), pa.string())
+        for name, parts in parts_of.items():
+            parts += [t[name].filter(pc.is_in(t[name]["path"], value_set=wanted)) for t in worker_tables]
+    for name, parts in parts_of.items():
         _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", pa.concat_tables(parts))
 
 
