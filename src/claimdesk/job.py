@@ -93,7 +93,7 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
     clock = _Clock()
     with open_store(path, store_file, write=True) as store:
         clock.lap("open")
-        stats = store.ingest(path, lazy=True)
+        stats = store.ingest(path, lazy=True, keep_open=True)  # an incremental run is over in a moment
         assert stats.desk is not None
         clock.lap("ingest")
         model = build_model(stats.desk)  # from the model files only: all of them are read
@@ -126,6 +126,7 @@ def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, starte
         pages = sorted(desk.pages + store.cached_pages(stats.unread), key=lambda r: r.path)
         desk = dataclasses.replace(desk, pages=pages)
         clock.lap("rebuild")
+    store.let_readers_in()  # validating and checking a whole desk takes a while: readers may use the file
     owned = owned_problems(desk, model)
     problems = merged(owned)
     clock.lap("validate")

@@ -499,7 +499,7 @@ class Store:
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, desk_root: Path | str | None = None, *, rebuild: bool = False,
-               lazy: bool = False) -> IngestStats:
+               lazy: bool = False, keep_open: bool = False) -> IngestStats:
         """Bring the store in line with the desk: parse the pages whose content changed, drop the
         pages that are gone, rewrite sources and models when their files changed. All or nothing.
         `rebuild` re-reads every page (the run history is kept).
@@ -507,10 +507,21 @@ class Store:
         A page whose mtime and size are those stored, and that is not racily new (see
         `RACY_SECONDS`), is not read at all. `stats.desk` holds every page, rebuilt from the store
         where unchanged; with `lazy`, only the pages that were read (the changed ones, those with
-        problems, the racily new), and `cached_pages` rebuilds others on demand."""
+        problems, the racily new), and `cached_pages` rebuilds others on demand.
+
+        The file is closed afterwards, to let readers in, unless `keep_open` (a caller with more
+        to do at once: then it is its turn to `let_readers_in`)."""
         self._require_write()
         with _collector_paused(freeze=True):
-            return self._ingest(kb.find_root(desk_root), rebuild, lazy)
+            stats = self._ingest(kb.find_root(desk_root), rebuild, lazy)
+        if not keep_open:
+            self.let_readers_in()
+        return stats
+
+    def let_readers_in(self) -> None:
+        """Close the DuckDB file between a writer's steps (the lock stays held): DuckDB lets one
+        writer or any number of readers hold it, so readers waiting for it get their turn."""
+        self._release()
 
     def _ingest(self, root: Path, rebuild: bool, lazy: bool) -> IngestStats:
         clock = _Clock()
@@ -590,7 +601,6 @@ class Store:
                 desk.pages = _merged(read, self.cached_pages(unread))
                 clock.lap("rebuild")
             stats.claims = sum(len(r.claims) for r in desk.pages)
-        self._release()
         stats.seconds = clock.total()
         return stats
 
@@ -603,7 +613,7 @@ class Store:
         scan = self._scan
         stored = _blobs(con, paths, with_hash=True)
         records = []
-        with _collector_paused():
+        with _collector_paused(freeze=True):  # as ingest: a desk's worth of pages stays alive a while
             for path in paths:
                 content_hash, blob = stored.get(path, ("", b""))
                 mtime = scan[path][0] if path in scan else 0.0
