@@ -101,3 +101,27 @@ def test_table_names_are_checked(tmp_path) -> None:
     assert any("tables[0].vary: 'bach' is not a parameter" in p for p in problems), problems
     assert any("tables[0].show: 'prise' is not a parameter or quantity (did you mean 'price'?)" in p
                for p in problems), problems
+
+
+@pytest.mark.parametrize("where, expected", [
+    ("k ** 2 = 0", 0.0),  # a double root is one solution
+    ("k * k - 2 * k = -1", 1.0),  # (k - 1)^2 = 0
+    ("3 * k = 7", 7 / 3),
+    ("k ** 2 = 2 * k", None),  # 0 and 2: two solutions, refused
+    ("k / (k - 2) = 2", 4.0),  # k = 2 k - 4: k = 4; the denominator does not vanish there
+    ("(k ** 2 - 4) / (k - 2) = 0", -2.0),  # k = 2 makes the denominator vanish: only -2 is a solution
+    ("k ** 2 / (k ** 2 - 2) = 0", 0.0),
+    ("(k ** 2 - 2) / (k ** 2 - 2 + k * 0) = 0", None),  # every root makes the denominator vanish
+    ("(k ** 2 - 2) / (k - sqrt(2)) = 0", -(2 ** 0.5)),  # radicals: +sqrt(2) makes the denominator vanish
+    ("(k ** 2 - 2) / (k * k - 2 * sqrt(2) * k + 2) = 0", -(2 ** 0.5)),  # (k - sqrt 2)^2 below
+])
+def test_solve_for_finds_the_roots_of_polynomials_up_to_degree_two(tmp_path, where: str, expected: float | None) -> None:
+    quantity = f"  - {{id: solved, text: q, solve_for: k, where: '{where}', unit: x}}\n"
+    root = write_desk(tmp_path / "desk", {"data/models/token_cost.yaml": None,
+                                         "data/models/m.yaml": MODEL_HEAD + quantity})
+    model = build_model(load_desk(root))
+    if expected is None:
+        assert "solved" not in model.quantities and model.problems
+    else:
+        assert not model.problems, [str(p) for p in model.problems]
+        assert model.evaluate("solved") == pytest.approx(expected)
