@@ -20,10 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
-
-import sympy
+from typing import TYPE_CHECKING
 
 from .units import DIMENSIONLESS, Dims, describe_dims
+
+if TYPE_CHECKING:
+    import sympy
 
 MAX_LENGTH = 500
 MAX_NODES = 100
@@ -241,6 +243,8 @@ def refs(node: Node) -> list[Ref]:
 
 def to_sympy(node: Node, symbol: Callable[[Ref], sympy.Expr]) -> sympy.Expr:
     """Build a sympy expression; `symbol` gives the sympy object for each name."""
+    import sympy  # here, not at the top: reading a desk or a store needs the parser, not sympy (0.45 s)
+
     if isinstance(node, Num):
         return sympy.Integer(int(node.value)) if node.value.is_integer() and "." not in node.text \
             and "e" not in node.text.lower() else sympy.Float(node.value)
