@@ -243,6 +243,13 @@ def test_model_with_problems_exits_1(make_desk) -> None:
     assert result.exit_code == 1 and "quantities[1].expr: unknown name 'x'" in result.stderr
 
 
+def test_model_reads_no_page(make_desk) -> None:
+    """The model is data/models/ alone: a page that cannot even be read does not concern it."""
+    root = make_desk({"kb/broken.md": b"---\ntitle: [unclosed\n---\n\xff\xfe"})
+    result = invoke("model", str(root))
+    assert result.exit_code == 0 and "break_even_batch" in result.stdout and "broken" not in result.output
+
+
 def run_on_terminal(args: list[str], cwd: Path) -> str:
     """Run the real `claimdesk` with its output on a pseudo-terminal, as a person at a shell sees it."""
     import os

@@ -210,7 +210,7 @@ def model(path: Path | None) -> None:
     from .model import build_model
     from .render import model_text
 
-    desk = load_desk(path)
+    desk = load_desk(path, paths=[])  # the model lives in data/models/: no page needs reading
     built = build_model(desk)
     click.echo(model_text(built))
     if built.problems:
