@@ -294,3 +294,37 @@ def test_new_parsing_code_reads_every_page_again(full_desk: Path, tmp_path: Path
         again = store.ingest(full_desk)
         assert (again.reused, again.parsed, again.written) == (0, 6, 6)
         assert store.ingest(full_desk).reused == 3
+
+
+def test_validate_and_explain_read_unchanged_pages_from_the_store(full_desk: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """read_desk (claimdesk validate, explain) takes clean unchanged pages from the store's copies
+    and gives exactly the desk kb.load_desk reads; without a usable store it parses every page."""
+    from claimdesk import kb
+    from claimdesk.store import read_desk
+
+    parsed_pages: list[str] = []
+    load_page = kb.load_page
+
+    def counting(rel: str, raw: bytes, mtime: float = 0.0) -> kb.PageRecord:
+        parsed_pages.append(rel)
+        return load_page(rel, raw, mtime)
+
+    monkeypatch.setattr(kb, "load_page", counting)
+    assert_same_desk(load_desk(full_desk), read_desk(full_desk))  # no store yet: everything parsed
+    assert len(parsed_pages) == 2 * 6
+    with Store.open(full_desk / "data" / "claimdesk.duckdb", write=True) as store:
+        store.ingest(full_desk)
+    edited = full_desk / "kb" / "every-field.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("title: Every field", "title: Edited"),
+                      encoding="utf-8")
+    parsed_pages.clear()
+    desk = read_desk(full_desk)
+    # the edited page, the one with a problem, the one marshal cannot keep and the prose page
+    assert sorted(parsed_pages) == ["kb/dated.md", "kb/every-field.md", "kb/prose.md", "kb/sub/half-broken.md"]
+    assert_same_desk(load_desk(full_desk), desk)
+    assert validate_desk(desk) == validate_desk(load_desk(full_desk))
+    with Store.open(full_desk / "data" / "claimdesk.duckdb", write=True) as writer:
+        writer._connect()  # a writer holds the file: the reader does not wait for it
+        parsed_pages.clear()
+        assert_same_desk(load_desk(full_desk), read_desk(full_desk))
+        assert len(parsed_pages) == 2 * 6

@@ -64,11 +64,11 @@ def validate(path: Path | None, warnings: bool) -> None:
 
     Example: claimdesk validate ~/desks/token-economics
     """
-    from .kb import load_desk
     from .render import plural
+    from .store import read_desk
     from .validate import validate_desk
 
-    desk = load_desk(path)
+    desk = read_desk(path)  # unchanged pages from the store's copies, when there is a store
     problems = validate_desk(desk)
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
@@ -189,10 +189,10 @@ def explain(claim_id: str, path: Path | None, today: str | None) -> None:
     Example: claimdesk explain batch40_cost_per_mtok
     """
     from .explain import explain as explain_claim
-    from .kb import load_desk
     from .render import explanation_text
+    from .store import read_desk
 
-    click.echo(explanation_text(explain_claim(load_desk(path), claim_id, _today(today))))
+    click.echo(explanation_text(explain_claim(read_desk(path), claim_id, _today(today))))
 
 
 @main.command()
