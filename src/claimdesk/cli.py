@@ -166,13 +166,13 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     if outcome.errors:
         click.echo(f"{plural(len(outcome.errors), 'format error')} (see claimdesk validate); "
                    "claims with errors are not checked", err=True)
-    results = [r for r in outcome.run.results if shown is None or r.status in shown]
-    click.echo(results_json(outcome.run, results) if output == "json" else results_table(outcome.run, results))
+    tally, results = outcome.tally(), outcome.results(shown)
+    click.echo(results_json(tally, results) if output == "json" else results_table(tally, results))
     if outcome.run_id is not None:
         how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
         click.echo(f"recorded as run {outcome.run_id} in {outcome.store} ({how})", err=True)
     failing = failing or list(outcome.desk.settings.fail_on)
-    sys.exit(1 if outcome.errors or any(r.status in failing for r in outcome.run.results) else 0)
+    sys.exit(1 if outcome.errors or any(tally.counts[status] for status in failing) else 0)
 
 
 @main.command()

@@ -33,42 +33,70 @@ import dataclasses
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .check import Checker, check_desk
 from .kb import Desk, PageRecord, Reference, load_desk, page_claims, page_references
 from .model import Model, build_model
 from .problems import Problem
-from .results import CheckRun
+from .results import CheckRun, Result, Tally
 from .validate import OWNER_KINDS, MetricClaim, Scope, merged, owned_problems, validate_desk
 
 if TYPE_CHECKING:
     from .store import IngestStats, Store
+
+_T = TypeVar("_T")
 
 
 @dataclass
 class CheckOutcome:
     desk: Desk  # in an incremental run only the pages it read: use it for settings, not for claims
     problems: list[Problem]  # format problems (errors and warnings) found by validate
-    # The run, or (after an incremental run, whose results are mostly copies in the store) how to
-    # read it back from the store: done once, when `run` is first asked for.
-    _run: CheckRun | Callable[[], CheckRun]
+    # The run, or None after an incremental run: most of its results were never in memory, and
+    # they are read back from the store (the file at `store_file`) when they are asked for.
+    _run: CheckRun | None
     run_id: int | None = None  # the run's id in the store; None when no store was used
     store: str | None = None  # the store's label, for messages
     phases: dict[str, float] = field(default_factory=dict)  # seconds per step, for benchmarks
     incremental: str | None = None  # "37 of 100,000 claims re-checked" when the run was incremental
+    store_file: Path | None = None
 
     @property
     def run(self) -> CheckRun:
-        if callable(self._run):
+        """The whole run, every result (read back once from the store after an incremental run)."""
+        if self._run is None:
             start = time.perf_counter()
-            self._run = self._run()
+            self._run = self._read(lambda store: store.stored_run(self._recorded()))
             self.phases["read_back"] = time.perf_counter() - start
         return self._run
+
+    def results(self, statuses: Collection[str] | None = None) -> list[Result]:
+        """The results with one of `statuses` (all when None), in the checker's order; after an
+        incremental run only those are read back from the store."""
+        if self._run is not None or statuses is None:
+            return [r for r in self.run.results if statuses is None or r.status in statuses]
+        return self._read(lambda store: store.stored_run(self._recorded(), statuses)).results
+
+    def tally(self) -> Tally:
+        """The run's summary: counts per status and checked coverage."""
+        if self._run is not None:
+            return self._run.tally()
+        return self._read(lambda store: store.run_tally(self._recorded()))
+
+    def _recorded(self) -> int:
+        assert self.run_id is not None
+        return self.run_id
+
+    def _read(self, reading: Callable[[Store], _T]) -> _T:
+        from .store import Store
+
+        assert self.store_file is not None
+        with Store.open(self.store_file) as reader:
+            return reading(reader)
 
     @property
     def errors(self) -> list[Problem]:
@@ -208,15 +236,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
         previous_run_id, results, dirty, today, model.fingerprint, version, started, problems.owned, replaced,
         dict(base, pages_version=stats.pages_version_after))
     clock.lap("record")
-    store_path = store.path
-
-    def read_back() -> CheckRun:
-        from .store import Store
-
-        with Store.open(store_path) as reader:
-            return reader.stored_run(run_id)
-
-    outcome = CheckOutcome(desk, every_problem, read_back, run_id, store.label)
+    outcome = CheckOutcome(desk, every_problem, None, run_id, store.label, store_file=store.path)
     outcome.incremental = f"{len(results):,} of {claims:,} claims re-checked"
     return outcome
 

@@ -15,7 +15,7 @@ from typing import Any
 from .explain import Explanation, Input
 from .expr import ExprError
 from .model import Model, sensitivity
-from .results import SEVERITY, CheckRun, Result
+from .results import SEVERITY, Result, Tally
 from .schema import STATUSES
 from .values import figure_text
 
@@ -23,16 +23,11 @@ STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "
                 "ok": "green", "unchecked": "dim"}
 
 
-def summary(run: CheckRun) -> str:
-    counts = run.counts()
-    claims = [r for r in run.results if r.kind == "claim"]
-    parameters = len(run.results) - len(claims)
-    quantitative = [r for r in claims if r.stated is not None]
-    checked = [r for r in quantitative if r.check]
-    share = f"{len(checked) / len(quantitative):.0%}" if quantitative else "n/a"
-    tally = ", ".join(f"{counts[s]} {s}" for s in STATUSES)
-    return (f"{plural(len(claims), 'claim')} and {plural(parameters, 'model parameter')}: {tally}; checked "
-            f"{len(checked)} of {len(quantitative)} quantitative claims ({share}); as of {run.today.isoformat()}")
+def summary(tally: Tally) -> str:
+    share = f"{tally.checked / tally.quantitative:.0%}" if tally.quantitative else "n/a"
+    counts = ", ".join(f"{tally.counts[s]} {s}" for s in STATUSES)
+    return (f"{plural(tally.claims, 'claim')} and {plural(tally.parameters, 'model parameter')}: {counts}; checked "
+            f"{tally.checked} of {tally.quantitative} quantitative claims ({share}); as of {tally.today.isoformat()}")
 
 
 def plural(count: int, word: str) -> str:
@@ -47,20 +42,20 @@ def _is_terminal() -> bool:
 RICH_TABLE_MAX_ROWS = 500  # beyond this a terminal gets plain lines: a boxed table of a big desk helps nobody
 
 
-def results_table(run: CheckRun, results: list[Result]) -> str:
+def results_table(tally: Tally, results: list[Result]) -> str:
     """Most severe first, then in desk order, so the findings lead and `ok` trails."""
     results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
     if _is_terminal() and len(results) <= RICH_TABLE_MAX_ROWS:
-        return _rich_table(run, results)
+        return _rich_table(tally, results)
     lines = []
     for r in results:
         lines.append(f"{r.status:<9} {r.claim_id}  {r.path}:{r.line}  {r.reason}")
         lines += [f"{'':<9}   also {a}" for a in r.also]
-    lines.append(summary(run))
+    lines.append(summary(tally))
     return "\n".join(lines)
 
 
-def _rich_table(run: CheckRun, results: list[Result]) -> str:
+def _rich_table(tally: Tally, results: list[Result]) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -76,13 +71,13 @@ def _rich_table(run: CheckRun, results: list[Result]) -> str:
     console = Console(record=True)
     with console.capture() as capture:
         console.print(table)
-        console.print(summary(run))
+        console.print(summary(tally))
     return capture.get().rstrip("\n")
 
 
-def results_json(run: CheckRun, results: list[Result]) -> str:
+def results_json(tally: Tally, results: list[Result]) -> str:
     document: dict[str, Any] = {
-        "today": run.today.isoformat(), "model_fingerprint": run.model_fingerprint, "counts": run.counts(),
+        "today": tally.today.isoformat(), "model_fingerprint": tally.model_fingerprint, "counts": tally.counts,
         "results": [dataclasses.asdict(r) for r in results],
     }
     return json.dumps(document, indent=2, ensure_ascii=False)

@@ -32,6 +32,19 @@ class Result:
     kind: str = "claim"  # "claim" (on a page) or "parameter" (an input of the shared model)
 
 
+@dataclass(frozen=True)
+class Tally:
+    """What a run's summary says: results per status and how much of the desk is checked."""
+
+    today: dt.date
+    model_fingerprint: str
+    counts: dict[str, int]  # status -> results, every status present
+    claims: int  # results of page claims
+    parameters: int  # results of model parameters
+    quantitative: int  # page claims with a value
+    checked: int  # of those, the ones with a check
+
+
 @dataclass
 class CheckRun:
     today: dt.date
@@ -41,6 +54,12 @@ class CheckRun:
     def counts(self) -> dict[str, int]:
         tally = Counter(r.status for r in self.results)
         return {status: tally.get(status, 0) for status in STATUSES}
+
+    def tally(self) -> Tally:
+        claims = [r for r in self.results if r.kind == "claim"]
+        quantitative = [r for r in claims if r.stated is not None]
+        return Tally(self.today, self.model_fingerprint, self.counts(), len(claims), len(self.results) - len(claims),
+                     len(quantitative), sum(1 for r in quantitative if r.check))
 
     def by_id(self) -> dict[str, Result]:
         return {r.claim_id: r for r in self.results}

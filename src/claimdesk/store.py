@@ -80,7 +80,7 @@ from .expr import ExprError, parse, refs
 from .freshness import Period, Threshold
 from .frontmatter import Loaded
 from .problems import DeskError, Problem, did_you_mean
-from .results import CheckRun, Result
+from .results import CheckRun, Result, Tally
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
 from .values import Stated, Tolerance
 
@@ -799,12 +799,27 @@ class Store:
             for name in lists:
                 con.unregister(name)
 
-    def stored_run(self, run_id: int) -> CheckRun:
+    def run_tally(self, run_id: int) -> Tally:
+        """A recorded run's summary (counts per status, checked coverage) without reading its results."""
+        con = self._connect()
+        row = con.execute(f"SELECT today, model_fingerprint, {', '.join(STATUSES)} FROM runs WHERE run_id = ?",
+                          [run_id]).fetchall()[0]
+        claims, parameters, quantitative, checked = con.execute(f"""
+            SELECT count(*) FILTER (WHERE kind = 'claim'), count(*) FILTER (WHERE kind = 'parameter'),
+                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL),
+                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL AND coalesce(check_expr, '') <> '')
+            FROM result_versions WHERE first_run <= $run AND coalesce(last_run, {_OPEN}) >= $run""",
+                                                                {"run": run_id}).fetchall()[0]
+        return Tally(row[0], row[1] or "", dict(zip(STATUSES, row[2:])), claims, parameters, quantitative, checked)
+
+    def stored_run(self, run_id: int, statuses: Iterable[str] | None = None) -> CheckRun:
         """A recorded run with its results in the checker's order: parameters (model files in
-        reading order), then claims in desk order, each as the checker gave it."""
+        reading order), then claims in desk order, each as the checker gave it. With `statuses`,
+        only the results that have one of them."""
         con = self._connect()
         today, fingerprint = con.execute("SELECT today, model_fingerprint FROM runs WHERE run_id = ?",
                                          [run_id]).fetchall()[0]
+        wanted = list(STATUSES if statuses is None else statuses)
         table = con.sql("""
                     SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
                            r.relative_error, r.depends_on, r.check_expr, r.kind
@@ -813,9 +828,9 @@ class Store:
                         UNION ALL
                         SELECT path, parameter_id, min(position) FROM parameters GROUP BY ALL
                     ) c ON c.path = r.path AND c.id = r.claim_id
-                    WHERE r.run_id = ?
+                    WHERE r.run_id = ? AND r.status IN (SELECT unnest(?::VARCHAR[]))
                     ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
-                             c.position""", params=[run_id]).to_arrow_table()
+                             c.position""", params=[run_id, wanted]).to_arrow_table()
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
         for i in (5, 10):  # also, depends_on: lists in the store, tuples in a Result
             columns[i] = [tuple(v) if v else () for v in columns[i]]
