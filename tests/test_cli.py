@@ -134,6 +134,15 @@ def test_explain_shows_every_step() -> None:
         assert expected in output, expected
 
 
+def test_explain_a_percentage(make_desk) -> None:
+    page = ("---\ntitle: P\nclaims:\n  - {id: margin40, text: t, stance: bull, sources: [src_a], as_of: 2026-05, "
+            "value: 27, unit: '%', tolerance: 0.5, check: gross_margin, given: {batch: 40}}\n---\n")
+    output = invoke("explain", "margin40", "--desk", str(make_desk({"kb/p.md": page})), "--today", "2026-11-22").stdout
+    for expected in ("result: 0.269 (a plain number)", "in the claim's unit: 0.269 ÷ 0.01 = 26.9006 %",
+                     "verdict: ok: recomputed 26.9006 % agrees with the stated 27 %"):
+        assert expected in output, (expected, output)
+
+
 def test_model_prints_seed_table_break_even_and_sensitivities() -> None:
     output = invoke("model", str(REPO)).stdout
     for expected in ("87.7193 USD/Mtok", "-84.7193 USD/Mtok", "10.9649 USD/Mtok", "-7.9649 USD/Mtok",

@@ -80,8 +80,9 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         explanation.error = str(exc)
         return explanation
     unit = parse_unit(claim.unit or "")
-    base = f"{figure_text(unit.to_base(recomputed))} {base_unit_text(unit.dims)}"
-    explanation.base_value = f"{base} (in base units)"
+    base_unit = base_unit_text(unit.dims)
+    base = figure_text(unit.to_base(recomputed)) + ("" if base_unit == "1" else f" {base_unit}")
+    explanation.base_value = f"{base} (in base units)" if base_unit != "1" else f"{base} (a plain number)"
     explanation.converted = f"{base} ÷ {unit.factor:g} = {figure_text(recomputed)} {unit}" if unit.factor != 1 else \
         f"{figure_text(recomputed)} {unit}"
     return explanation
