@@ -403,11 +403,14 @@ class Checker:
 
         Each claim's admitted interval (in base units) is computed once; within a metric the
         claims are swept in order of period start, so only overlapping pairs are compared."""
-        by_metric: dict[tuple[str, bool], list[_Span]] = defaultdict(list)
+        # A claim stating its metric in another dimension is a format error (validate); it is not
+        # also a conflict, as 5 tok and 5 USD bn cannot be compared.
+        by_metric: dict[tuple[str, bool, tuple[int, int, int]], list[_Span]] = defaultdict(list)
         for located in self.claims.values():
             claim = located.claim
             if claim.metric and claim.value is not None:
-                by_metric[(claim.metric, bool(claim.resolves))].append(_span(claim))
+                dims = parse_unit(claim.unit or "").dims
+                by_metric[(claim.metric, bool(claim.resolves), dims)].append(_span(claim))
         unnamed: dict[str, int] = defaultdict(int)  # conflicts beyond the ones named, per claim
         named: dict[str, int] = defaultdict(int)
         for spans in by_metric.values():
