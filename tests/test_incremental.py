@@ -389,3 +389,34 @@ def test_kill_9_during_the_incremental_write(desk: Path, tmp_path: Path) -> None
     outcome = check_and_record(desk, store, TODAY)  # the next run carries on
     full, fresh = full_run(desk, tmp_path, 0)
     assert_same(outcome, store, full, fresh, "after a killed run")
+
+
+def test_a_parameter_in_a_metric(desk: Path, tmp_path: Path) -> None:
+    """A model parameter that states a metric is in conflict with page claims of that metric (and a
+    page claim's check reads a parameter): edits to those claims are followed incrementally."""
+    model = desk / "data" / "models" / "token_cost.yaml"
+    text = model.read_text(encoding="utf-8")
+    text = text.replace("value: 3, unit: USD/Mtok}", "value: 3, unit: USD/Mtok, metric: test.price}")
+    assert "metric: test.price" in text
+    model.write_text(text, encoding="utf-8")
+    page = desk / "kb" / "prices.md"
+    claims = ("  - {id: price_quote, text: t, stance: bull, sources: [src_001], as_of: 2026, value: 5, "
+              "unit: USD/Mtok, metric: test.price}\n"
+              "  - {id: price_check, text: t, stance: bull, sources: [src_001], as_of: 2026, value: 3, "
+              "unit: USD/Mtok, check: price_per_mtok + 0}\n")
+    page.write_text(f"---\ntitle: Prices\nclaims:\n{claims}---\n", encoding="utf-8")
+    os.utime(page, (OLD, OLD))
+    os.utime(model, (OLD, OLD))
+    store = tmp_path / "store.duckdb"
+    first = check_and_record(desk, store, TODAY)
+    assert first.run.by_id()["price_per_mtok"].status == "conflict"  # 3 against the page's 5
+    for step, (old, new) in enumerate([("value: 5,", "value: 3,"), ("value: 3,", "value: 7,"),
+                                       ("metric: test.price}", "metric: test.other}")]):
+        page.write_text(page.read_text(encoding="utf-8").replace(old, new, 1), encoding="utf-8")
+        os.utime(page, (OLD + step + 1, OLD + step + 1))
+        outcome = check_and_record(desk, store, TODAY)
+        assert outcome.incremental is not None
+        full, fresh = full_run(desk, tmp_path, step)
+        assert_same(outcome, store, full, fresh, f"step {step}: {old} -> {new}")
+        fresh.unlink()
+    assert check_and_record(desk, tmp_path / "last.duckdb", TODAY).run.by_id()["price_per_mtok"].status != "conflict"
