@@ -31,7 +31,7 @@ from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, call, comp
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
 from .schema import Claim
-from .units import Unit, describe_dims, parse_unit
+from .units import Dims, Unit, describe_dims, parse_unit
 from .values import figure_text
 
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
@@ -409,8 +409,8 @@ class Checker:
         for located in self.claims.values():
             claim = located.claim
             if claim.metric and claim.value is not None:
-                dims = parse_unit(claim.unit or "").dims
-                by_metric[(claim.metric, bool(claim.resolves), dims)].append(_span(claim))
+                span = _span(claim)
+                by_metric[(claim.metric, bool(claim.resolves), span.dims)].append(span)
         unnamed: dict[str, int] = defaultdict(int)  # conflicts beyond the ones named, per claim
         named: dict[str, int] = defaultdict(int)
         for spans in by_metric.values():
@@ -486,14 +486,15 @@ class _Span:
     low: float  # in base units
     high: float
     strict: bool  # an open bound (> or <): touching ends do not agree
+    dims: Dims  # claims of one metric in another dimension are not compared
 
 
 def _span(claim: Claim) -> _Span:
     assert claim.value is not None
     low, high = claim.value.interval(claim.tolerance)
-    factor = parse_unit(claim.unit or "").factor
+    unit = parse_unit(claim.unit or "")
     strict = claim.value.kind == "bound" and claim.value.op in (">", "<") and claim.tolerance is None
-    return _Span(claim, claim.as_of.start, claim.as_of.end, low * factor, high * factor, strict)
+    return _Span(claim, claim.as_of.start, claim.as_of.end, low * unit.factor, high * unit.factor, strict, unit.dims)
 
 
 def _agree(first: _Span, second: _Span) -> bool:

@@ -166,7 +166,8 @@ def check(path: Path | None, status_filter: str | None, output: str, fail_on: st
     if outcome.errors:
         click.echo(f"{plural(len(outcome.errors), 'format error')} (see claimdesk validate); "
                    "claims with errors are not checked", err=True)
-    tally, results = outcome.tally(), outcome.results(shown)
+    results = outcome.results(shown)
+    tally = outcome.tally()  # after the results: when they are all read back, from them
     click.echo(results_json(tally, results) if output == "json" else results_table(tally, results))
     if outcome.run_id is not None:
         how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"

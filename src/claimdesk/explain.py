@@ -14,7 +14,7 @@ from .expr import ExprError, Ref, refs, render
 from .kb import Desk
 from .problems import DeskError, did_you_mean
 from .results import Result
-from .units import base_unit_text, parse_unit
+from .units import DIMENSIONLESS, base_unit_text, parse_unit
 from .values import figure_text
 
 
@@ -80,9 +80,12 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
         explanation.error = str(exc)
         return explanation
     unit = parse_unit(claim.unit or "")
-    base_unit = base_unit_text(unit.dims)
-    base = figure_text(unit.to_base(recomputed)) + ("" if base_unit == "1" else f" {base_unit}")
-    explanation.base_value = f"{base} (in base units)" if base_unit != "1" else f"{base} (a plain number)"
+    base = figure_text(unit.to_base(recomputed))
+    if unit.dims == DIMENSIONLESS:
+        explanation.base_value = f"{base} (a plain number)"
+    else:
+        base = f"{base} {base_unit_text(unit.dims)}"
+        explanation.base_value = f"{base} (in base units)"
     explanation.converted = f"{base} ÷ {unit.factor:g} = {figure_text(recomputed)} {unit}" if unit.factor != 1 else \
         f"{figure_text(recomputed)} {unit}"
     return explanation

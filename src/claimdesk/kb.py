@@ -114,9 +114,6 @@ class Desk:
     def parameters(self) -> list[Located]:
         return [Located(p, m.path, line, where) for m in self.models for p, line, where in m.parameter_lines()]
 
-    def all_problems(self) -> list[Problem]:
-        return self.problems + [p for r in self.pages for p in r.problems] + \
-            [p for m in self.models for p in m.problems]
 
 
 def page_references(record: PageRecord) -> list[Reference]:

@@ -356,18 +356,12 @@ class _StoredCopies:
         self.root = root
         self.copies = copies
         self.memo: dict[Any, Any] = {}
-        self.reused = 0
 
     def lookup(self, path: str, content_hash: str) -> kb.PageRecord | None:
         stored = self.copies.get(path)
         if stored is None or stored[0] != content_hash:
             return None
-        try:
-            record = _record_from_blob(path, content_hash, (self.root / path).stat().st_mtime, stored[1], self.memo)
-        except Exception:  # noqa: BLE001 - whatever is wrong with a stored copy, the file is the truth
-            return None
-        self.reused += 1
-        return record
+        return _rebuilt(path, content_hash, (self.root / path).stat().st_mtime, stored[1], self.memo)
 
 
 def desk_version(root: Path) -> str | None:
@@ -669,11 +663,10 @@ class Store:
             for path in paths:
                 content_hash, blob = stored.get(path, ("", b""))
                 mtime = scan[path][0] if path in scan else 0.0
-                try:
-                    records.append(_record_from_blob(path, content_hash, mtime, blob, self._memo))
+                rebuilt = _rebuilt(path, content_hash, mtime, blob, self._memo)
+                if rebuilt is not None:
+                    records.append(rebuilt)
                     continue
-                except Exception:  # noqa: BLE001 - whatever is wrong with a stored copy, the file is the truth
-                    pass
                 try:
                     raw = (self._root / path).read_bytes()
                 except OSError:
@@ -701,9 +694,8 @@ class Store:
         stored = cache.blobs.get(path)
         if known is None or stored is None or known.content_hash != content_hash:
             return None
-        try:
-            record = _record_from_blob(path, content_hash, cache.mtime(path), stored, cache.memo)
-        except Exception:  # noqa: BLE001 - whatever is wrong with a cached copy, the file is the truth
+        record = _rebuilt(path, content_hash, cache.mtime(path), stored, cache.memo)
+        if record is None:
             cache.spoilt.add(path)  # parse the page and write it again
             return None
         cache.reused += 1
@@ -865,19 +857,12 @@ class Store:
     def latest_run(self) -> StoredRun | None:
         """The most recent check run with its results, as the checker produced them."""
         con = self._connect()
-        row = con.execute("SELECT run_id, started, finished, desk_version, today, model_fingerprint FROM runs "
+        row = con.execute("SELECT run_id, started, finished, desk_version FROM runs "
                           "ORDER BY run_id DESC LIMIT 1").fetchall()
         if not row:
             return None
-        run_id, started, finished, version, today, fingerprint = row[0]
-        results = [Result(claim_id, path, line, status, reason, tuple(also or ()), stated, recomputed, unit,
-                          relative_error, tuple(depends_on or ()), check, kind or "claim")
-                   for claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error,
-                   depends_on, check, kind in con.execute(
-                       "SELECT claim_id, path, line, status, reason, also, stated, recomputed, unit, relative_error, "
-                       "depends_on, check_expr, kind FROM results WHERE run_id = ? ORDER BY path, line",
-                       [run_id]).fetchall()]
-        return StoredRun(run_id, started, finished, version, CheckRun(today, results, fingerprint or ""))
+        run_id, started, finished, version = row[0]
+        return StoredRun(run_id, started, finished, version, self.stored_run(run_id))
 
     def history(self, key: str) -> list[HistoryEntry]:
         """A claim's (or every claim of a metric's) stated value and status over time, one entry per
@@ -1062,31 +1047,6 @@ def _int(text: str | None) -> int:
     return int(text) if text and text.lstrip("-").isdigit() else 0
 
 
-def _scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
-    """Every .md under kb/ with its mtime and size: a cheap first look that tells which pages
-    probably changed. kb.py still decides, by content hash."""
-    found: dict[str, tuple[float, int, int]] = {}
-    pending = [(root / "kb", "kb")]
-    while pending:
-        folder, rel = pending.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            try:
-                if entry.is_dir(follow_symlinks=False):  # as os.walk in kb.page_paths
-                    pending.append((Path(entry.path), f"{rel}/{entry.name}"))
-                elif entry.name.endswith(".md"):
-                    st = entry.stat()
-                    found[f"{rel}/{entry.name}"] = (st.st_mtime, st.st_mtime_ns // 1000, st.st_size)
-            except OSError:
-                continue
-    return found
-
-
 def _parse_pages(root: str, paths: list[str]) -> tuple[list[tuple[str, str, bytes | None]], dict[str, pa.Table]]:
     """Worker process: parse pages. Each comes back as (path, content hash, blob), the blob None
     when the page has problems (kb.py then reads it again to report them), and the clean pages'
@@ -1214,6 +1174,15 @@ def _claim_from(mask: int, values: tuple[Any, ...], memo: dict[Any, Any]) -> Cla
     _set(claim, "__pydantic_extra__", None)
     _set(claim, "__pydantic_private__", None)
     return claim
+
+
+def _rebuilt(path: str, content_hash: str, mtime: float, blob: bytes, memo: dict[Any, Any]) -> kb.PageRecord | None:
+    """A page rebuilt from its stored copy, or None when the copy cannot be used: then the file,
+    which is the truth, is parsed instead."""
+    try:
+        return _record_from_blob(path, content_hash, mtime, blob, memo)
+    except Exception:  # noqa: BLE001 - whatever is wrong with a stored copy, the file is the truth
+        return None
 
 
 def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,

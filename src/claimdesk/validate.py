@@ -85,7 +85,7 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
     if scope is None:
         occurrences = [ref for ref in page_refs if ref.claim_id]
         out += [("id", name, p) for name, p in _duplicate_ids(desk, occurrences)]
-        out += [("metric", metric, p) for metric, p in _metric_dimensions(metric_claims(desk.claims()))]
+        out += [("metric", metric, p) for metric, p in _metric_dimensions(metric_claims(claims))]
     else:
         out += [("id", name, p) for name, p in _duplicate_ids(desk, scope.occurrences) if name in scope.ids]
         out += [("metric", metric, p) for metric, p in _metric_dimensions(scope.metric_claims)
