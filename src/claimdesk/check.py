@@ -30,7 +30,7 @@ from .kb import Desk, Located
 from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, call, compile_expression, too_large
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
-from .schema import Claim
+from .schema import Claim, given_reference, given_text_message
 from .units import Dims, Unit, describe_dims, parse_unit
 from .values import figure_text
 
@@ -235,7 +235,7 @@ class Checker:
 
     def _recompute(self, claim: Claim, plan: _Plan) -> float:
         if claim.given:
-            return self._figure(plan, claim.given)
+            return self._figure(plan, self.given_numbers(claim))
         if plan.default is None:  # every claim with this check and unit and no `given` has this figure
             try:
                 plan.default = self._figure(plan, None)
@@ -244,6 +244,60 @@ class Checker:
         if isinstance(plan.default, ExprError):
             raise plan.default
         return plan.default
+
+    def given_references(self, claim: Claim) -> dict[str, Ref]:
+        """The `given:` entries that name a figure instead of stating a number: parameter -> Ref.
+        A value that is neither a number nor a name is left out (given_numbers refuses it)."""
+        out: dict[str, Ref] = {}
+        for name, value in (claim.given or {}).items():
+            if isinstance(value, str) and (reference := given_reference(value)):
+                out[name] = Ref(reference[0], reference[1])
+        return out
+
+    def given_numbers(self, claim: Claim) -> dict[str, float]:
+        """A claim's `given:` as numbers in each parameter's own unit, references read and converted.
+        Raises ExprError: a name that is not a parameter, a reference to nothing, to the claim
+        itself or to a figure of another dimension, text that is neither a number nor a name."""
+        numbers: dict[str, float] = {}
+        for name, value in (claim.given or {}).items():
+            if not isinstance(value, str):
+                numbers[name] = value
+                continue
+            info = self.model.parameters.get(name)
+            if info is None:
+                raise ExprError(f"given names '{name}', which is not a model parameter"
+                                f"{did_you_mean(name, self.model.parameters)}")
+            reference = given_reference(value)
+            if reference is None:
+                raise ExprError(given_text_message(name, value, str(info.unit)))
+            ref = Ref(reference[0], reference[1])
+            if ref.name == claim.id:
+                raise ExprError(f"given {name}: {value} names this claim itself")
+            try:
+                self._validate_ref(ref)
+            except ExprError as exc:
+                raise ExprError(f"given {name}: {exc}") from None
+            dims, unit_text = self._dims(ref), self._unit_text(ref)
+            if dims != info.unit.dims:
+                raise ExprError(f"given {name}: {ref.key} is stated in {unit_text} ({describe_dims(dims)}) but "
+                                f"{name} is in {info.unit} ({info.unit.dimension}); name a figure of the "
+                                "parameter's dimension")
+            numbers[name] = info.unit.from_base(self.reference_value(ref))
+        return numbers
+
+    def reference_value(self, ref: Ref) -> float:
+        """What a name stands for, in base units: a claim's stated value (or its part), a
+        parameter's value or a quantity computed at the model's own values. Raises ExprError."""
+        if ref.name in self.model.parameters:
+            return self.model.parameters[ref.name].base_value
+        if ref.name in self.model.quantities:
+            return self.model.quantities[ref.name].unit.to_base(self.model.evaluate(ref.name))
+        return self.claim_value(ref)
+
+    def _unit_text(self, ref: Ref) -> str:
+        if ref.name in self.model.parameters or ref.name in self.model.quantities:
+            return str(self.model.unit(ref.name))
+        return self.claims[ref.name].claim.unit or ""
 
     def _given_slots(self, plan: _Plan, names: tuple[str, ...]) -> list[tuple[int | None, float]]:
         """Where each given parameter goes in the plan's arguments (None: the check does not read
@@ -305,6 +359,11 @@ class Checker:
                     plan = self.plan(claim)
                     depends = dependencies[claim_id] = plan.compiled.dependencies
                     claim_dependencies[claim_id] = plan.compiled.claims_named
+                    if claim.given and (referenced := self.given_references(claim)):
+                        named = frozenset(ref.name for ref in referenced.values())
+                        depends = dependencies[claim_id] = depends | named
+                        claim_dependencies[claim_id] = plan.compiled.claims_named | \
+                            frozenset(n for n in named if n in self.claims)
                     recomputed = self._recompute(claim, plan)
                 except ExprError as exc:
                     status, reason = "error", f"check '{claim.check}': {exc}"

@@ -92,7 +92,8 @@ def explanation_text(e: Explanation) -> str:
     else:
         lines.append(f"expression: {e.check}")
         if e.given:
-            lines.append("given: " + ", ".join(f"{k} = {figure_text(v)}" for k, v in e.given.items()))
+            lines.append("given: " + ", ".join(f"{k} = {v if isinstance(v, str) else figure_text(v)}"
+                                              for k, v in e.given.items()))
         if e.inputs:
             lines.append("inputs:")
             for item in e.inputs:

@@ -100,6 +100,43 @@ def _number(raw: Any) -> float:
     raise ValueError(f"expected a number, got {raw!r}")
 
 
+MAX_GIVEN_TEXT = 200
+GIVEN_REFERENCE = re.compile(rf"\s*(?:(?P<part>low|high|mid)\(\s*(?P<inner>{ID_PATTERN})\s*\)|(?P<name>{ID_PATTERN}))\s*")
+
+
+def given_reference(text: str) -> tuple[str, str | None] | None:
+    """A `given:` value that names a figure: 'rented_node_cost' -> ('rented_node_cost', None),
+    'low(gpu_price_range)' -> ('gpu_price_range', 'low'); None when the text is not a name."""
+    match = GIVEN_REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    return (match["inner"], match["part"]) if match["part"] else (match["name"], None)
+
+
+def given_text_message(name: str, text: str, unit: str) -> str:
+    """How to write a `given:` value that is neither a number nor a name ('$16.8/h')."""
+    number = re.search(r"[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", text)
+    example = f"{name}: {number[0]} (if {number[0]} is in {unit})" if number else f"{name}: 16.8"
+    return (f"'{text}' is neither a number nor the id of a claim or model quantity; a number given here is read "
+            f"in the parameter's own unit, {unit}, and written without a unit: {example}; or name a claim that "
+            "states the figure")
+
+
+def _given_value(raw: Any) -> float | str:
+    """A `given:` value: a number in the parameter's own unit, or the name of a claim or model
+    quantity (kept as text; whether it names something, and in which unit, is validate.py's and
+    the checker's business, as they know the desk)."""
+    if isinstance(raw, str) and not isinstance(raw, YamlNumber):
+        if not raw.strip() or len(raw) > MAX_GIVEN_TEXT:
+            raise ValueError(f"expected a number or the id of a claim or model quantity, got {_describe(raw)}")
+        reference = given_reference(raw)
+        if reference is None:
+            return raw  # validate.py says how to write it, in the parameter's unit
+        name, part = reference
+        return name if part is None else f"{part}({name})"
+    return _number(raw)
+
+
 def _positive_int(raw: Any) -> int:
     if isinstance(raw, YamlNumber) and isinstance(raw.value, int) and raw.value > 0:
         return raw.value
@@ -148,6 +185,9 @@ ToleranceField = Annotated[Tolerance, PlainValidator(parse_tolerance),
                            _json({"anyOf": [{"type": "number", "minimum": 0},
                                             {"type": "string", "pattern": r"^\s*[0-9.]+(e[-+]?[0-9]+)?\s*%\s*$"}]})]
 Number = Annotated[float, PlainValidator(_number), _json({"type": "number"})]
+GivenValue = Annotated[float | str, PlainValidator(_given_value),
+                       _json({"anyOf": [{"type": "number"},
+                                        {"type": "string", "pattern": rf"^\s*(({ID_PATTERN})|(low|high|mid)\(\s*{ID_PATTERN}\s*\))\s*$"}]})]
 StaleAfter = Annotated[Threshold | Literal["never"] | None, PlainValidator(_stale_after),
                        _json({"anyOf": [{"const": "never"},
                                         {"type": "object", "additionalProperties": False,
@@ -173,7 +213,7 @@ class Claim(Strict):
     unit: UnitText | None = None
     tolerance: ToleranceField | None = None
     check: Expression | None = None
-    given: dict[Id, Number] | None = None
+    given: dict[Id, GivenValue] | None = None
     metric: Metric | None = None
     attributed_to: Text | None = None
     review_by: Day | None = None

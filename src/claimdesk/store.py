@@ -81,7 +81,7 @@ from .freshness import Period, Threshold
 from .frontmatter import Loaded
 from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result, Tally
-from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
+from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page, given_reference
 from .values import Stated, Tolerance
 
 SCHEMA_VERSION = 2  # bump when a change needs more than "re-read kb/ and copy history by column name"
@@ -96,10 +96,11 @@ TEST_PAUSE_SKIP_ENV = "CLAIMDESK_TEST_PAUSE_SKIP"  # tests only: how many writes
 # -- tables ----------------------------------------------------------------------------------
 VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"
 DATE, TIMESTAMP, TEXTS, NUMBERS, BLOB = "DATE", "TIMESTAMP", "VARCHAR[]", "MAP(VARCHAR, DOUBLE)", "BLOB"
+NAMES = "MAP(VARCHAR, VARCHAR)"
 ARROW_TYPES: dict[str, pa.DataType] = {
     VARCHAR: pa.string(), INTEGER: pa.int32(), BIGINT: pa.int64(), DOUBLE: pa.float64(), BOOLEAN: pa.bool_(),
     DATE: pa.date32(), TIMESTAMP: pa.timestamp("us"), TEXTS: pa.list_(pa.string()),
-    NUMBERS: pa.map_(pa.string(), pa.float64()), BLOB: pa.binary(),
+    NUMBERS: pa.map_(pa.string(), pa.float64()), BLOB: pa.binary(), NAMES: pa.map_(pa.string(), pa.string()),
 }
 Columns = tuple[tuple[str, str], ...]
 
@@ -112,7 +113,7 @@ def _claim_columns(id_column: str) -> Columns:
             ("check_expr", VARCHAR), ("given", NUMBERS), ("metric", VARCHAR), ("attributed_to", VARCHAR),
             ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE), ("review_by", DATE),
             ("resolves", DATE), ("stale_after_count", INTEGER), ("stale_after_period", VARCHAR), ("note", VARCHAR),
-            ("id_line", INTEGER), ("check_names", TEXTS))
+            ("id_line", INTEGER), ("check_names", TEXTS), ("given_refs", NAMES))
 
 
 def _link_columns(id_column: str) -> Columns:
@@ -1349,19 +1350,30 @@ def _claim_row(path: str, position: int, line: int, id_line: int, c: dict[str, A
     count, period = (None, "never") if stale == "never" else (stale if stale is not None else (None, None))
     return (path, position, line, c["id"], c["text"], c["stance"], value.get("kind"), value.get("low"),
             value.get("high"), value.get("op"), value.get("band"), value.get("written"), c["unit"],
-            tol_written, tol_amount, tol_relative, c["check"], None if given is None else list(given.items()),
+            tol_written, tol_amount, tol_relative, c["check"], _given_numbers(given),
             c["metric"], c["attributed_to"], c["as_of"][2], c["as_of"][0] - _EPOCH, c["as_of"][1] - _EPOCH,
             None if c["review_by"] is None else c["review_by"] - _EPOCH,
             None if c["resolves"] is None else c["resolves"] - _EPOCH, count, period, c["note"], id_line,
-            check_names(c["check"]))
+            check_names(c["check"], given), _given_names(given))
+
+
+def _given_numbers(given: dict[str, float | str] | None) -> list[tuple[str, float]] | None:
+    numbers = [(k, v) for k, v in given.items() if not isinstance(v, str)] if given else None
+    return numbers or None
+
+
+def _given_names(given: dict[str, float | str] | None) -> list[tuple[str, str]] | None:
+    names = [(k, v) for k, v in given.items() if isinstance(v, str)] if given else None
+    return names or None
 
 
 _CHECK_NAMES: dict[str, list[str] | None] = {}
 
 
-def check_names(check: str | None) -> list[str] | None:
-    """The names a check expression mentions, sorted: the edges along which a change to one claim
-    reaches the claims whose checks use it. None without a check or when it cannot be read."""
+def check_names(check: str | None, given: dict[str, float | str] | None = None) -> list[str] | None:
+    """The names a check expression mentions, and the figures its `given:` names, sorted: the edges
+    along which a change to one claim reaches the claims whose checks use it. None without a check
+    or when it cannot be read."""
     if check is None:
         return None
     if check not in _CHECK_NAMES:
@@ -1369,7 +1381,12 @@ def check_names(check: str | None) -> list[str] | None:
             _CHECK_NAMES[check] = sorted({ref.name for ref in refs(parse(check))})
         except ExprError:
             _CHECK_NAMES[check] = None
-    return _CHECK_NAMES[check]
+    names = _CHECK_NAMES[check]
+    referenced = {ref[0] for value in (given or {}).values()
+                  if isinstance(value, str) and (ref := given_reference(value))}
+    if names is None or not referenced:
+        return names
+    return sorted(set(names) | referenced)
 
 
 def _arrow(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:

@@ -24,6 +24,7 @@ from .expr import ExprError, parse
 from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_references, page_claims, page_references
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
+from .schema import given_reference, given_text_message
 from .units import parse_unit
 
 # (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
@@ -147,14 +148,21 @@ def _source_references(desk: Desk, page_refs: list[Reference], model_refs: list[
 
 
 def _given_names(desk: Desk, claims: list[Located]) -> list[Problem]:
-    parameters = {p.claim.id for p in desk.parameters()}
+    """`given:` names parameters, and each value is a number or a name. Whether a name exists and
+    has the parameter's dimension depends on the rest of the desk: the checker finds that (status
+    `error`), and `claimdesk validate` reports it too (see `check_errors`)."""
+    parameters = {p.claim.id: p.claim.unit or "" for p in desk.parameters()}
     problems = []
     for located in claims:
-        for name in located.claim.given or {}:
+        for name, value in (located.claim.given or {}).items():
+            where = f"{located.field}.given.{name}"
             if name not in parameters:
-                problems.append(Problem(located.path, located.line, f"{located.field}.given.{name}",
+                problems.append(Problem(located.path, located.line, where,
                                         f"'{name}' is not a model parameter{did_you_mean(name, parameters)}; "
                                         "given overrides parameters (see `claimdesk model`)"))
+            elif isinstance(value, str) and given_reference(value) is None:
+                problems.append(Problem(located.path, located.line, where,
+                                        given_text_message(name, value, parameters[name])))
     return problems
 
 
