@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from .kb import Desk, Located
 from .model import MAX_EXPANDED_NODES, Condition, Model, build_model, call, compile_expression, too_large
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
-from .schema import Claim, given_reference, given_text_message
+from .schema import Acknowledgement, Claim, given_reference, given_text_message
 from .units import Dims, Unit, describe_dims, parse_unit
 from .values import figure_text
 
@@ -381,8 +382,10 @@ class Checker:
         self._cycles(findings, claim_dependencies)
         self._freshness(findings, dependencies)
         self._conflicts(findings)
-        for claim_id, more in findings.items():
-            _settle(results[claim_id], more)
+        self._forecasts(findings, results)
+        acknowledging = [claim_id for claim_id, located in self.claims.items() if located.claim.acknowledge]
+        for claim_id in findings.keys() | set(acknowledging):
+            _settle(results[claim_id], findings.get(claim_id, []), self.claims[claim_id].claim, self.today)
         run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
         run.results = list(results.values())
         return run
@@ -432,15 +435,12 @@ class Checker:
                 expires = expiry.get(key)
                 if expires is None:
                     expires = expiry[key] = threshold.expires(as_of)
-            if expires is not None and today >= expires:
+            if expires is not None and today >= expires and not claim.resolves:  # a forecast does not age
                 own[claim_id] = f"as_of {as_of} is older than {threshold} (stale since {expires.isoformat()})"
             elif claim.review_by and claim.review_by < today:
                 own[claim_id] = f"review_by {claim.review_by.isoformat()} has passed"
             if claim_id in own:
                 findings[claim_id].append(Finding("stale", own[claim_id]))
-            if claim.resolves and claim.resolves <= today:
-                findings[claim_id].append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
-                                                     "judge it against what happened"))
         if not own:
             return
         # What a claim depends on is decided by its dependency set, which many claims share.
@@ -456,6 +456,57 @@ class Checker:
                 shown = ", ".join(stale_inputs[:5]) + (f" and {len(stale_inputs) - 5} more"
                                                        if len(stale_inputs) > 5 else "")
                 findings[claim_id].append(Finding("stale", f"depends on stale {shown}"))
+
+    def _forecasts(self, findings: dict[str, list[Finding]], results: dict[str, Result]) -> None:
+        """A forecast resolves by its own `outcome:`, or by a claim of its metric, not itself a
+        forecast, that states a single figure for exactly the forecast's period (the first in desk
+        order). A resolved forecast gets a verdict, held or failed (by how much); an unresolved one
+        whose `resolves` date has come is `due`."""
+        realised: dict[tuple[str, dt.date, dt.date], list[Claim]] = defaultdict(list)
+        forecasts = []
+        for located in self.claims.values():
+            claim = located.claim
+            if claim.resolves:
+                forecasts.append(claim)
+            elif claim.metric and claim.value is not None and claim.value.kind in ("exact", "approx"):
+                realised[(claim.metric, claim.as_of.start, claim.as_of.end)].append(claim)
+        for claim in forecasts:
+            outcome, resolved_by = self._outcome(claim, realised)
+            result = results[claim.id]
+            if outcome is None:
+                if claim.resolves and claim.resolves <= self.today:
+                    findings[claim.id].append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
+                                                             "record what happened (outcome:, or a claim of its "
+                                                             "metric for its period)"))
+                continue
+            assert claim.value is not None
+            held = claim.value.admits(outcome, claim.tolerance)
+            result.verdict, result.outcome, result.resolved_by = ("held" if held else "failed"), outcome, resolved_by
+            source = "its outcome" if resolved_by == "outcome" else resolved_by
+            shown = f"{figure_text(outcome)} {claim.unit} ({source})"
+            if held:
+                text = f"forecast held: {shown} is within the forecast {claim.value.written} {claim.unit}"
+            else:
+                text = f"forecast failed: {shown} against the forecast {claim.value.written} {claim.unit}" \
+                       f"{_miss(claim, outcome)}"
+            findings[claim.id].append(Finding("ok", text))
+
+    def _outcome(self, claim: Claim, realised: Mapping[tuple[str, dt.date, dt.date], list[Claim]]
+                 ) -> tuple[float | None, str | None]:
+        """The realised figure of a forecast in its unit, and what recorded it."""
+        if claim.value is None:
+            return None, None
+        if claim.outcome is not None:
+            return claim.outcome.number, "outcome"
+        if not claim.metric:
+            return None, None
+        unit = parse_unit(claim.unit or "")
+        for other in realised.get((claim.metric, claim.as_of.start, claim.as_of.end), ()):
+            other_unit = parse_unit(other.unit or "")
+            if other_unit.dims == unit.dims:
+                assert other.value is not None
+                return other_unit.to_base(other.value.number) / unit.factor, other.id
+        return None, None
 
     def _conflicts(self, findings: dict[str, list[Finding]]) -> None:
         """Claims of one metric whose as_of periods overlap must admit a common figure.
@@ -499,13 +550,72 @@ class Checker:
                         f"{this.value.written} {this.unit} for {this.as_of}"))
 
 
-def _settle(result: Result, more: list[Finding]) -> None:
+def _settle(result: Result, more: list[Finding], claim: Claim, today: dt.date) -> None:
     """Add the desk-wide findings to a claim's result: the most severe finding decides its status,
-    the others go to `also`. A cycle's error comes before the check's own (it explains it)."""
+    the others go to `also`. A cycle's error comes before the check's own (it explains it).
+
+    Findings the claim acknowledges are set aside into `acknowledged`; an acknowledgement that
+    matches no finding is itself a (stale) finding, and an expired one no longer applies."""
     own = [Finding(result.status, result.reason)] if result.status != "unchecked" else []
-    findings = sorted(more + own, key=lambda f: SEVERITY[f.status])
-    result.status, result.reason = findings[0]
-    result.also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
+    findings = more + own
+    notes: list[str] = []
+    if claim.acknowledge:
+        findings, acknowledged, notes = _acknowledge(findings, claim.acknowledge, today)
+        result.acknowledged = tuple(acknowledged)
+    findings.sort(key=lambda f: SEVERITY[f.status])
+    if findings:
+        result.status, result.reason = findings[0]
+    elif own:  # the check's own finding is acknowledged: the claim is settled, the finding still shows
+        result.status, result.reason = "ok", f"every finding is acknowledged; the check: {own[0].reason}"
+    result.also = tuple(f"{f.status}: {f.reason}" for f in findings[1:]) + tuple(notes)
+
+
+def _acknowledge(findings: list[Finding], acknowledgements: list[Acknowledgement], today: dt.date
+                 ) -> tuple[list[Finding], list[str], list[str]]:
+    """(findings still standing, the acknowledged ones as text, notes on expired acknowledgements)."""
+    kept: list[Finding] = []
+    acknowledged: list[str] = []
+    notes: list[str] = []
+    used: set[int] = set()
+    active = {i: a for i, a in enumerate(acknowledgements) if a.until is None or a.until >= today}
+    for i, a in enumerate(acknowledgements):
+        if i not in active:
+            assert a.until is not None
+            notes.append(f"expired: acknowledge[{i}] ({a.finding}) applied until {a.until.isoformat()} and no "
+                         "longer does; review the finding, then remove the acknowledgement or extend `until`")
+    for finding in findings:
+        match = next((i for i, a in active.items() if a.finding == finding.status and
+                      (a.with_ is None or finding.reason.startswith(f"{a.with_} ("))), None)
+        if match is None:
+            kept.append(finding)
+            continue
+        used.add(match)
+        until = active[match].until
+        acknowledged.append(f"{finding.status}: {finding.reason} (acknowledged: {active[match].reason}"
+                            f"{f'; until {until.isoformat()}' if until else ''})")
+    for i, a in active.items():
+        if i not in used:
+            what = f"{a.finding} with {a.with_}" if a.with_ else a.finding
+            kept.append(Finding("stale", f"acknowledge[{i}] acknowledges a {what} that is no longer found; "
+                                         "remove the acknowledgement"))
+    return kept, acknowledged, notes
+
+
+def _miss(claim: Claim, outcome: float) -> str:
+    """How far a failed forecast missed: relative to its number, or to the nearest end of its range
+    or bound."""
+    value = claim.value
+    assert value is not None
+    if value.kind in ("exact", "approx"):
+        edge, where = value.number, ""
+    else:
+        low, high = value.interval(None)
+        edge, where = (low, " the low end") if outcome < low else (high, " the high end")
+        if value.kind == "bound":
+            where = " the bound"
+    if not edge or math.isinf(edge):
+        return ""
+    return f", {abs(outcome - edge) / abs(edge):.1%} {'below' if outcome < edge else 'above'}{where}"
 
 
 _SORTED: dict[frozenset[str], tuple[str, ...]] = {}

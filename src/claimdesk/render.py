@@ -26,8 +26,10 @@ STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "
 def summary(tally: Tally) -> str:
     share = f"{tally.checked / tally.quantitative:.0%}" if tally.quantitative else "n/a"
     counts = ", ".join(f"{tally.counts[s]} {s}" for s in STATUSES)
-    return (f"{plural(tally.claims, 'claim')} and {plural(tally.parameters, 'model parameter')}: {counts}; checked "
-            f"{tally.checked} of {tally.quantitative} quantitative claims ({share}); as of {tally.today.isoformat()}")
+    acknowledged = f"; {tally.acknowledged} with acknowledged findings" if tally.acknowledged else ""
+    return (f"{plural(tally.claims, 'claim')} and {plural(tally.parameters, 'model parameter')}: {counts}{acknowledged}; "
+            f"checked {tally.checked} of {tally.quantitative} quantitative claims ({share}); as of "
+            f"{tally.today.isoformat()}")
 
 
 def plural(count: int, word: str) -> str:
@@ -51,6 +53,7 @@ def results_table(tally: Tally, results: list[Result]) -> str:
     for r in results:
         lines.append(f"{r.status:<9} {r.claim_id}  {r.path}:{r.line}  {r.reason}")
         lines += [f"{'':<9}   also {a}" for a in r.also]
+        lines += [f"{'':<9}   acknowledged {a}" for a in r.acknowledged]
     lines.append(summary(tally))
     return "\n".join(lines)
 
@@ -65,7 +68,8 @@ def _rich_table(tally: Tally, results: list[Result]) -> str:
     table.add_column("claim", overflow="fold", ratio=1)
     table.add_column("reason", ratio=2)
     for r in results:
-        reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also)
+        reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also) + \
+            "".join(f"\n[dim]acknowledged {escape(a)}[/dim]" for a in r.acknowledged)
         claim = f"{escape(r.claim_id)}\n[dim]{escape(r.path)}:{r.line}[/dim]"
         table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", claim, reason)
     console = Console(record=True)

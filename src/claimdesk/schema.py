@@ -201,6 +201,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+ACKNOWLEDGEABLE = ("mismatch", "conflict", "stale", "due")  # an error must be fixed, never acknowledged
+
+
+class Acknowledgement(Strict):
+    """A known finding on a claim that the desk has discussed and accepts, for a reason: it still
+    shows, marked, but does not decide the claim's status or fail a run."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+    finding: Literal["mismatch", "conflict", "stale", "due"]
+    reason: Text
+    with_: Id | None = Field(default=None, alias="with")  # conflicts: the other claim
+    until: Day | None = None  # the last day it applies
+
+    @model_validator(mode="after")
+    def _with_for_conflicts(self) -> Acknowledgement:
+        if self.with_ and self.finding != "conflict":
+            raise ValueError(f"'with' names the other claim of a conflict; a {self.finding} has none: remove it")
+        return self
+
+
 class Claim(Strict):
     """One sourced statement; quantitative when it has a value and a unit."""
 
@@ -220,6 +241,8 @@ class Claim(Strict):
     resolves: Day | None = None
     stale_after: StaleAfter = None  # None: the desk's threshold; "never": no threshold
     note: Text | None = None
+    acknowledge: Annotated[list[Acknowledgement], Field(max_length=20)] | None = None
+    outcome: Value | None = None  # a forecast's realised figure, in the claim's unit
 
     @model_validator(mode="after")
     def _value_with_unit(self) -> Claim:
@@ -230,6 +253,16 @@ class Claim(Strict):
             raise ValueError("check, tolerance and given need a value and a unit to compare against")
         if self.given and not self.check:
             raise ValueError("given overrides parameters of a check; this claim has no check")
+        if self.outcome is not None and not (self.resolves and self.value is not None):
+            raise ValueError("outcome records what a forecast's figure turned out to be; it needs resolves, "
+                             "value and unit")
+        if self.outcome is not None and self.outcome.kind not in ("exact", "approx"):
+            raise ValueError(f"outcome is the single figure that happened (in {self.unit}), not a "
+                             f"{self.outcome.kind}: write e.g. outcome: 4.1")
+        if self.resolves and self.resolves < self.as_of.start:
+            raise ValueError(f"resolves {self.resolves.isoformat()} is before as_of {self.as_of} begins "
+                             f"({self.as_of.start.isoformat()}): a forecast is judged after the period it "
+                             "describes has begun; correct one of the two dates")
         return self
 
     @property

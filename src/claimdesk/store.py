@@ -81,7 +81,7 @@ from .freshness import Period, Threshold
 from .frontmatter import Loaded
 from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result, Tally
-from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page, given_reference
+from .schema import MKDOCS_PAGE_KEYS, STATUSES, Acknowledgement, Claim, DeskSettings, Page, given_reference
 from .values import Stated, Tolerance
 
 SCHEMA_VERSION = 2  # bump when a change needs more than "re-read kb/ and copy history by column name"
@@ -148,7 +148,8 @@ TABLES: dict[str, Columns] = {
                 ("recomputed", DOUBLE), ("unit", VARCHAR), ("relative_error", DOUBLE), ("depends_on", TEXTS),
                 ("check_expr", VARCHAR), ("kind", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR),
                 ("value_low", DOUBLE),
-                ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE)),
+                ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE),
+                ("acknowledged", TEXTS), ("verdict", VARCHAR), ("outcome", DOUBLE), ("resolved_by", VARCHAR)),
     "problems": (("path", VARCHAR), ("line", INTEGER), ("field", VARCHAR), ("message", VARCHAR),
                  ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
@@ -157,7 +158,7 @@ RESULT_DATA: Columns = TABLES["result_versions"][2:]  # a result's own columns, 
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
 RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in (
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
-    "depends_on", "check_expr", "kind"))
+    "depends_on", "check_expr", "kind", "acknowledged", "verdict", "outcome", "resolved_by"))
 HISTORY_TABLES = ("runs", "result_versions")  # carried across a rebuild; everything else is re-read from the desk
 INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
@@ -797,13 +798,15 @@ class Store:
         con = self._connect()
         row = con.execute(f"SELECT today, model_fingerprint, {', '.join(STATUSES)} FROM runs WHERE run_id = ?",
                           [run_id]).fetchall()[0]
-        claims, parameters, quantitative, checked = con.execute(f"""
+        claims, parameters, quantitative, checked, acknowledged = con.execute(f"""
             SELECT count(*) FILTER (WHERE kind = 'claim'), count(*) FILTER (WHERE kind = 'parameter'),
                    count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL),
-                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL AND coalesce(check_expr, '') <> '')
+                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL AND coalesce(check_expr, '') <> ''),
+                   count(*) FILTER (WHERE len(coalesce(acknowledged, [])) > 0)
             FROM result_versions WHERE first_run <= $run AND coalesce(last_run, {_OPEN}) >= $run""",
-                                                                {"run": run_id}).fetchall()[0]
-        return Tally(row[0], row[1] or "", dict(zip(STATUSES, row[2:])), claims, parameters, quantitative, checked)
+                                                                              {"run": run_id}).fetchall()[0]
+        return Tally(row[0], row[1] or "", dict(zip(STATUSES, row[2:])), claims, parameters, quantitative, checked,
+                     acknowledged)
 
     def stored_run(self, run_id: int, statuses: Iterable[str] | None = None) -> CheckRun:
         """A recorded run with its results in the checker's order: parameters (model files in
@@ -815,7 +818,8 @@ class Store:
         wanted = list(STATUSES if statuses is None else statuses)
         table = con.sql("""
                     SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
-                           r.relative_error, r.depends_on, r.check_expr, r.kind
+                           r.relative_error, r.depends_on, r.check_expr, r.kind, r.acknowledged, r.verdict,
+                           r.outcome, r.resolved_by
                     FROM results r LEFT JOIN (
                         SELECT path, claim_id AS id, min(position) AS position FROM claims GROUP BY ALL
                         UNION ALL
@@ -825,7 +829,7 @@ class Store:
                     ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
                              c.position""", params=[run_id, wanted]).to_arrow_table()
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-        for i in (5, 10):  # also, depends_on: lists in the store, tuples in a Result
+        for i in (5, 10, 13):  # also, depends_on, acknowledged: lists in the store, tuples in a Result
             columns[i] = [tuple(v) if v else () for v in columns[i]]
         with _collector_paused():
             results = [Result(*row) for row in zip(*columns)]
@@ -1108,7 +1112,11 @@ def _stored_fields(claim: Claim) -> dict[str, Any]:
         given=None if claim.given is None else dict(claim.given),
         review_by=claim.review_by.toordinal() if claim.review_by else None,
         resolves=claim.resolves.toordinal() if claim.resolves else None,
-        stale_after=stale if stale is None or stale == "never" else (stale.count, stale.period))
+        stale_after=stale if stale is None or stale == "never" else (stale.count, stale.period),
+        outcome=None if claim.outcome is None else tuple(getattr(claim.outcome, name) for name in _STATED_FIELDS),
+        acknowledge=None if claim.acknowledge is None else [
+            (a.finding, a.reason, a.with_, a.until.toordinal() if a.until else None, sorted(a.model_fields_set))
+            for a in claim.acknowledge])
 
 
 def _page_content(record: kb.PageRecord) -> tuple[Any, ...]:
@@ -1155,11 +1163,16 @@ def _claim_from(mask: int, values: tuple[Any, ...], memo: dict[Any, Any]) -> Cla
     if period is None:  # frozen: one Period per distinct as_of is shared by every claim that has it
         period = memo[as_of] = Period(dt.date.fromordinal(as_of[0]), dt.date.fromordinal(as_of[1]), as_of[2])
     fields["as_of"] = period
-    value = fields["value"]
-    if value is not None:
-        stated = _new(Stated)
-        _set(stated, "__dict__", dict(zip(_STATED_FIELDS, value)))
-        fields["value"] = stated
+    for name in ("value", "outcome"):
+        value = fields[name]
+        if value is not None:
+            stated = _new(Stated)
+            _set(stated, "__dict__", dict(zip(_STATED_FIELDS, value)))
+            fields[name] = stated
+    if fields["acknowledge"] is not None:
+        fields["acknowledge"] = [Acknowledgement.model_construct(
+            set(given), finding=finding, reason=reason, with_=with_, until=None if until is None else _day(until, memo))
+            for finding, reason, with_, until, given in fields["acknowledge"]]
     if fields["tolerance"] is not None:
         fields["tolerance"] = Tolerance(*fields["tolerance"])
     if fields["review_by"] is not None:
@@ -1215,7 +1228,8 @@ def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,
 def _result_rows(results: list[Result]) -> pa.Table:
     with _collector_paused():
         rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
-                 r.relative_error, list(r.depends_on), r.check, r.kind) for r in results]
+                 r.relative_error, list(r.depends_on), r.check, r.kind, list(r.acknowledged), r.verdict, r.outcome,
+                 r.resolved_by) for r in results]
         return _arrow(RESULT_COLUMNS, rows)
 
 
