@@ -274,6 +274,12 @@ class Checker:
             ref = Ref(reference[0], reference[1])
             if ref.name == claim.id:
                 raise ExprError(f"given {name}: {value} names this claim itself")
+            if ref.name not in self.claims and ref.name not in self.model.parameters and \
+                    ref.name not in self.model.quantities:
+                known = [n for n in (list(self.known_names() if self.known_names else self.claims) +
+                                     self.model.names()) if n != name]
+                raise ExprError(f"given {name}: '{ref.name}' names no claim, model parameter or quantity"
+                                f"{did_you_mean(ref.name, known)}; name the claim that states the figure")
             try:
                 self._validate_ref(ref)
             except ExprError as exc:
@@ -404,8 +410,8 @@ class Checker:
             return "ok", f"recomputed {figure_text(figure)} {unit} agrees with the stated {value.written} {unit}{band}", \
                 error
         off = f" ({error:+.1%})" if error is not None else ""
-        return "mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} {unit}{off}{band}", \
-            error
+        return "mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} {unit}{off}{band}" \
+                           f"{_percent_hint(claim, figure)}", error
 
     def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
         claim_graph = {c: deps for c, deps in claim_dependencies.items() if deps}
@@ -599,6 +605,22 @@ def _acknowledge(findings: list[Finding], acknowledgements: list[Acknowledgement
             kept.append(Finding("stale", f"acknowledge[{i}] acknowledges a {what} that is no longer found; "
                                          "remove the acknowledgement"))
     return kept, acknowledged, notes
+
+
+def _percent_hint(claim: Claim, figure: float) -> str:
+    """A share written as a fraction in a percentage unit (0.74 %) is recomputed about 100 times
+    larger: say how it is written."""
+    value = claim.value
+    assert value is not None
+    if claim.unit not in ("%", "pp") or value.kind not in ("exact", "approx") or not value.low:
+        return ""
+    if not 80 <= figure / value.low <= 125:
+        return ""
+    number = value.low * 100
+    digits = max(len(value.written.split(".")[1]) - 2, 0) if "." in value.written else 0
+    rewritten = f"{number:.{digits}f}"
+    written = f'"~{rewritten}"' if value.kind == "approx" else rewritten
+    return f"; percentages are written as {rewritten}, not {value.low:g}: write value: {written}"
 
 
 def _miss(claim: Claim, outcome: float) -> str:

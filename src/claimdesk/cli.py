@@ -69,7 +69,7 @@ def validate(path: Path | None, warnings: bool) -> None:
     from .validate import validate_desk
 
     desk = read_desk(path)  # unchanged pages from the store's copies, when there is a store
-    problems = validate_desk(desk)
+    problems = validate_desk(desk, checks=True)  # every error `check` would give, too
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
         if problem.severity == "error" or warnings:

@@ -62,10 +62,41 @@ class Scope:
     cited: set[str] = field(default_factory=set)  # sources cited by claims on pages not in `pages`
 
 
-def validate_desk(desk: Desk, model: Model | None = None) -> list[Problem]:
+def validate_desk(desk: Desk, model: Model | None = None, checks: bool = False) -> list[Problem]:
     """Every problem in the desk, per-file and desk-wide, sorted by file and line. Pass the
-    desk's `Model` when it is built already (the checker needs it too)."""
-    return merged(owned_problems(desk, model or build_model(desk)))
+    desk's `Model` when it is built already (the checker needs it too). With `checks`, also every
+    check the checker cannot compute (see `check_errors`): what `claimdesk validate` reports."""
+    model = model or build_model(desk)
+    problems = merged(owned_problems(desk, model))
+    if checks:
+        problems = sorted(set(problems) | set(check_errors(desk, model, problems)),
+                          key=lambda p: (p.path, p.line, p.field, p.message))
+    return problems
+
+
+def check_errors(desk: Desk, model: Model, known: list[Problem]) -> list[Problem]:
+    """The checks that cannot be computed (an unknown name, a unit of another dimension, a given
+    naming nothing, a cycle, ...): the results `claimdesk check` gives status `error`, as located
+    problems, so that validate reports every error check would. A claim whose check or given
+    already has a format problem in `known` is not reported twice."""
+    from .check import Checker
+
+    run = Checker(desk, model=model).run()
+    located: dict[str, Located] = {}
+    for claim in desk.parameters() + desk.claims():
+        located.setdefault(claim.claim.id, claim)
+    reported = {(p.path, p.field.split(".")[0]) for p in known
+                if p.field.endswith(".check") or ".given." in p.field}
+    problems = []
+    for result in run.results:
+        if result.status != "error" or result.claim_id not in located:
+            continue
+        where = located[result.claim_id]
+        if (where.path, where.field) in reported:
+            continue
+        reason = result.reason.removeprefix(f"check '{result.check}': ") if result.check else result.reason
+        problems.append(Problem(where.path, where.line, f"{where.field}.check", reason))
+    return problems
 
 
 def merged(owned: Iterable[Owned]) -> list[Problem]:
