@@ -94,7 +94,7 @@ def register(main: click.Group) -> None:
         with open_store(path, store_file) as store:
             entries = store.history(key)
         columns = ["since", "runs", "claim", "as_of", "stated", "recomputed", "status", "reason"]
-        rows = [(e.since.date().isoformat(), f"{e.first_run}" if e.first_run == e.last_run
+        rows = [(e.since.isoformat(sep=" ", timespec="minutes"), f"{e.first_run}" if e.first_run == e.last_run
                  else f"{e.first_run}-{e.last_run}", e.claim_id, e.as_of, e.stated,
                  None if e.recomputed is None else f"{e.recomputed:.6g} {e.unit or ''}".strip(), e.status, e.reason)
                 for e in entries]

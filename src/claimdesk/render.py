@@ -44,21 +44,23 @@ def _is_terminal() -> bool:
 RICH_TABLE_MAX_ROWS = 500  # beyond this a terminal gets plain lines: a boxed table of a big desk helps nobody
 
 
-def results_table(tally: Tally, results: list[Result]) -> str:
-    """Most severe first, then in desk order, so the findings lead and `ok` trails."""
+def results_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
+    """Most severe first, then in desk order, so the findings lead and `ok` trails; the summary
+    last unless `with_summary` is False (`claimdesk check` prints it on stderr)."""
     results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
     if _is_terminal() and len(results) <= RICH_TABLE_MAX_ROWS:
-        return _rich_table(tally, results)
+        return _rich_table(tally, results, with_summary)
     lines = []
     for r in results:
         lines.append(f"{r.status:<9} {r.claim_id}  {r.path}:{r.line}  {r.reason}")
         lines += [f"{'':<9}   also {a}" for a in r.also]
         lines += [f"{'':<9}   acknowledged {a}" for a in r.acknowledged]
-    lines.append(summary(tally))
+    if with_summary:
+        lines.append(summary(tally))
     return "\n".join(lines)
 
 
-def _rich_table(tally: Tally, results: list[Result]) -> str:
+def _rich_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -75,7 +77,8 @@ def _rich_table(tally: Tally, results: list[Result]) -> str:
     console = Console(record=True)
     with console.capture() as capture:
         console.print(table)
-        console.print(summary(tally))
+        if with_summary:
+            console.print(summary(tally))
     return capture.get().rstrip("\n")
 
 

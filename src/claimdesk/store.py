@@ -875,7 +875,7 @@ class Store:
         con = self._connect()
         rows = con.execute("""
             SELECT r.run_id, runs.started, r.claim_id, r.path, r.metric, r.as_of_written, r.stated, r.recomputed,
-                   r.unit, r.status, r.reason
+                   r.unit, r.status, r.reason, r.as_of_start
             FROM results r JOIN runs USING (run_id)
             WHERE r.claim_id = $key OR r.metric = $key
             ORDER BY r.claim_id, r.path, r.run_id""", {"key": key}).fetchall()
@@ -884,7 +884,8 @@ class Store:
         order = {run_id: i for i, (run_id,) in enumerate(con.execute("SELECT run_id FROM runs ORDER BY run_id")
                                                          .fetchall())}
         entries: list[HistoryEntry] = []
-        for run_id, started, claim_id, path, metric, as_of, stated, recomputed, unit, status, reason in rows:
+        period_start: dict[int, Any] = {}  # id(entry) -> its as_of's first day: a metric's figures in period order
+        for run_id, started, claim_id, path, metric, as_of, stated, recomputed, unit, status, reason, start in rows:
             last = entries[-1] if entries else None
             if last and order[run_id] == order[last.last_run] + 1 and \
                     (last.claim_id, last.path, last.as_of, last.stated, last.recomputed, last.status) == \
@@ -893,7 +894,8 @@ class Store:
             else:
                 entries.append(HistoryEntry(claim_id, path, metric, as_of, stated, recomputed, unit, status, reason,
                                             run_id, run_id, started, started))
-        return sorted(entries, key=lambda e: (e.since, e.claim_id))
+            period_start[id(entries[-1])] = start or dt.date.min
+        return sorted(entries, key=lambda e: (period_start[id(e)], e.since, e.claim_id))
 
     def _explain_missing(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
         known = con.execute("SELECT 1 FROM claims WHERE claim_id = $k OR metric = $k UNION ALL "

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from .expr import ExprError, parse
@@ -124,6 +125,7 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
                 if metric in scope.metrics]
     out += _source_references(desk, page_refs, model_refs, set() if scope is None else scope.cited)
     out += [("page", p.path, p) for p in _given_names(desk, claims)]
+    out += [("page", p.path, p) for p in _missing_from_nav(desk.root, [record.path for record in pages])]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
     return out
@@ -195,6 +197,57 @@ def _given_names(desk: Desk, claims: list[Located]) -> list[Problem]:
                 problems.append(Problem(located.path, located.line, where,
                                         given_text_message(name, value, parameters[name])))
     return problems
+
+
+MKDOCS_FILE = "mkdocs.yml"
+
+
+def _missing_from_nav(root: Path, paths: list[str]) -> list[Problem]:
+    """A page under kb/ that an explicit `nav:` in mkdocs.yml leaves out is not reachable from the
+    site's navigation: a warning at the page. No mkdocs.yml, no `nav:`, or a file claimdesk cannot
+    read safely (MkDocs' own `!!python` tags): nothing to say."""
+    nav = nav_pages(root)
+    if nav is None:
+        return []
+    return [Problem(path, 1, "", f"not in the nav of {MKDOCS_FILE}, so the site's navigation does not reach it; "
+                                 f"add it there (e.g. `- Title: {path.removeprefix('kb/')}`)", "warning")
+            for path in paths if path.removeprefix("kb/") not in nav]
+
+
+def nav_pages(root: Path) -> set[str] | None:
+    """The pages (relative to kb/) that mkdocs.yml's explicit `nav:` lists; None without one."""
+    from .frontmatter import decode, parse_yaml
+
+    file = root / MKDOCS_FILE
+    try:
+        raw = file.read_bytes() if file.is_file() and file.stat().st_size <= 1024 * 1024 else None
+    except OSError:
+        return None
+    text = decode(raw, MKDOCS_FILE)[0] if raw is not None else None
+    loaded = parse_yaml(text, MKDOCS_FILE) if text is not None else None
+    if loaded is None or loaded.problems or not isinstance(loaded.data, dict) or "nav" not in loaded.data:
+        return None
+    found: set[str] = set()
+    stack = [loaded.data["nav"]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.add(item.strip().lstrip("./"))
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return found
+
+
+def mkdocs_hash(root: Path) -> str:
+    """The content hash of mkdocs.yml ('' without one): a run's problems depend on its nav."""
+    from .kb import content_hash
+
+    try:
+        return content_hash((root / MKDOCS_FILE).read_bytes())
+    except OSError:
+        return ""
 
 
 def _metric_dimensions(claims: list[MetricClaim]) -> list[tuple[str, Problem]]:

@@ -220,9 +220,10 @@ def parse_tolerance(raw: Any) -> Tolerance:
 
 
 def figure_text(number: float) -> str:
-    """A figure for people: 4 decimals below 100, 2 with thousands separators below 1e6, else 4 digits."""
+    """A figure for people, written as the value field accepts it (no thousands separators): 4
+    decimals below 100, 2 below 1e6, else 4 significant digits."""
     size = abs(number)
     if size >= 1e6 or size < 1e-3:
         return "0" if number == 0 else f"{number:.4g}"
-    text = f"{number:.4f}" if size < 100 else f"{number:,.2f}"
+    text = f"{number:.4f}" if size < 100 else f"{number:.2f}"
     return text.rstrip("0").rstrip(".")
