@@ -26,6 +26,7 @@ from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_refere
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
 from .schema import given_reference, given_text_message
+from .text_figures import text_contradiction
 from .units import parse_unit
 
 # (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
@@ -126,6 +127,8 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
     out += _source_references(desk, page_refs, model_refs, set() if scope is None else scope.cited)
     out += [("page", p.path, p) for p in _given_names(desk, claims)]
     out += [("page", p.path, p) for p in _missing_from_nav(desk.root, [record.path for record in pages])]
+    out += [("page", located.path, Problem(located.path, located.line, f"{located.field}.text", warning, "warning"))
+            for located in claims if (warning := text_contradiction(located.claim))]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
     return out
