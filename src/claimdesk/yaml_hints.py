@@ -18,6 +18,8 @@ _SPECIAL_START = {">": "a folded block", "|": "a literal block", "@": "a reserve
 def yaml_error_message(problem: str, lines: list[str], line: int) -> str:
     """The message for libyaml's `problem` at 0-based `line` of `lines`."""
     text = lines[line] if 0 <= line < len(lines) else ""
+    if not text.isprintable():  # the hint quotes the line: nothing that a terminal would act on
+        return f"invalid YAML: {problem}"
     hint = _value_hint(text) or _indent_hint(lines, line)
     return f"invalid YAML: {problem}" + (f"; {hint}" if hint else "")
 
