@@ -79,6 +79,10 @@ def test_a_path_that_is_neither_desk_nor_page_is_an_error(make_desk) -> None:
                           (root / "data" / "sources.yaml", "is neither a desk")):
         result = invoke("check", str(path), "--no-store")
         assert result.exit_code == 2 and message in result.stderr, result.stderr
+    for args in (["model", str(root / "kb" / "prices.md")], ["ingest", str(root / "data")],
+                 ["history", "x", "--desk", str(root / "kb")], ["explain", "x", "--desk", str(root / "README")]):
+        refused = invoke(*args)
+        assert refused.exit_code == 2 and "Traceback" not in refused.output, args
     assert "is a page; this command takes the desk's folder" in invoke("model", str(root / "kb" / "prices.md")).stderr
     page_only = invoke("validate", str(root / "kb" / "volumes.md"))
     assert page_only.exit_code == 0 and page_only.stdout == ""

@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 import click
 
 from .problems import DeskError
-from .target import desk_or_page
+from .target import desk_folder_option, desk_or_page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
+# PATH as the desk's folder only (model, ingest); check and validate also take a page.
+DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path), callback=desk_folder_option)
+DESK_OR_PAGE_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
 
 
 def clean_errors(command: F) -> F:
@@ -54,7 +56,7 @@ def main() -> None:
 
 
 @main.command()
-@DESK_ARG
+@DESK_OR_PAGE_ARG
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also print warnings.")
 @clean_errors
 def validate(path: Path | None, warnings: bool) -> None:
@@ -134,7 +136,7 @@ def _statuses(value: str | None) -> list[str] | None:
 
 
 @main.command()
-@DESK_ARG
+@DESK_OR_PAGE_ARG
 @click.option("--page", "pages", multiple=True, metavar="PAGE", help="Show only this page's claims (kb/page.md); repeatable.")
 @click.option("--metric", "metrics", multiple=True, metavar="METRIC", help="Show only claims of this metric; repeatable.")
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Show only claims on pages with this tag; repeatable.")
@@ -183,7 +185,8 @@ def check(path: Path | None, pages: tuple[str, ...], metrics: tuple[str, ...], t
 
 @main.command()
 @click.argument("claim_id")
-@click.option("--desk", "path", type=click.Path(path_type=Path), help="The desk's folder (default: here).")
+@click.option("--desk", "path", type=click.Path(path_type=Path), callback=desk_folder_option,
+              help="The desk's folder (default: the current folder or its nearest parent holding kb/).")
 @TODAY_OPTION
 @clean_errors
 def explain(claim_id: str, path: Path | None, today: str | None) -> None:
@@ -216,7 +219,7 @@ def model(path: Path | None) -> None:
     from .model import build_model
     from .render import model_text
 
-    desk = load_desk(desk_or_page(path, pages=False)[0], paths=[])  # the model is in data/models/: no page is read
+    desk = load_desk(path, paths=[])  # the model lives in data/models/: no page needs reading
     built = build_model(desk)
     click.echo(model_text(built))
     if built.problems:

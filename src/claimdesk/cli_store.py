@@ -19,10 +19,12 @@ from typing import Any
 
 import click
 
+from .target import desk_folder_option
+
 STORE_OPTION = click.option("--store", "store_file", type=click.Path(path_type=Path),
                             help="The DuckDB file (default: the desk's `store` setting, data/claimdesk.duckdb).")
 # Commands with a positional argument of their own take the desk as an option, like `explain`.
-DESK_OPTION = click.option("--desk", "path", type=click.Path(path_type=Path),
+DESK_OPTION = click.option("--desk", "path", type=click.Path(path_type=Path), callback=desk_folder_option,
                            help="The desk's folder (default: the current folder or its nearest parent holding kb/).")
 FORMAT_OPTION = click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
                              show_default=True, help="table: rich on a terminal, tab-separated otherwise.")

@@ -117,6 +117,7 @@ def explanation_text(e: Explanation) -> str:
         lines.append(f"tolerance: {e.tolerance}")
     lines.append(f"verdict: {e.result.status}: {e.result.reason}")
     lines += [f"  also {a}" for a in e.result.also]
+    lines += [f"  acknowledged {a}" for a in e.result.acknowledged]
     return "\n".join(lines)
 
 

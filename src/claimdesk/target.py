@@ -50,3 +50,14 @@ def page_path(root: Path, text: str) -> str:
             if relative.startswith("kb/") and relative.endswith(".md"):
                 return relative
     raise DeskError(f"--page {text}: no such page in {root}/kb (write it as kb/page.md)")
+
+
+def desk_folder_option(ctx: object, param: object, value: Path | None) -> Path | None:
+    """A click callback for a PATH (or --desk) that must name a desk's folder: refuses a page, a
+    folder without kb/ and anything else as a usage error (exit code 2)."""
+    import click
+
+    try:
+        return desk_or_page(value, pages=False)[0]
+    except DeskError as exc:
+        raise click.BadParameter(str(exc.problems[0].message)) from None
