@@ -2,7 +2,8 @@
 
 A case lists `claims` (written onto one page, kb/case.md; text, stance, sources and as_of get
 defaults when a case leaves them out), an optional `today`, and `expect`: claim id -> [status,
-a part of the reason]. `also` lists parts of the secondary findings. Adding a case is adding a file.
+a part of the reason]. `also` lists parts of the secondary findings, `acknowledged` parts of the
+acknowledged ones. Adding a case is adding a file.
 The placeholders NESTED_SHORT and MANY stand for expressions too large to write here.
 """
 
@@ -69,6 +70,9 @@ def test_check_case(case_path: Path, tmp_path: Path) -> None:
     for claim_id, parts in (case.get("also") or {}).items():
         for part in parts:
             assert any(part in line for line in results[claim_id].also), results[claim_id].also
+    for claim_id, parts in (case.get("acknowledged") or {}).items():
+        for part in parts:
+            assert any(part in line for line in results[claim_id].acknowledged), results[claim_id].acknowledged
 
 
 def test_injection_executes_nothing(tmp_path: Path) -> None:

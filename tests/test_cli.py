@@ -106,7 +106,7 @@ def test_check_exit_code_follows_fail_on(make_desk) -> None:
     assert invoke("check", str(root), "--today", "2026-11-22", "--fail-on", "error").exit_code == 0
     shown = invoke("check", str(root), "--today", "2026-11-22", "--status", "mismatch").stdout.splitlines()
     assert shown[0].startswith("mismatch  wrong_cost  kb/m.md:4  stated 5 USD/Mtok but recomputed 2.193 USD/Mtok")
-    assert len(shown) == 2  # the claim and the summary line
+    assert len(shown) == 1  # the claim; the summary goes to stderr
     bad = invoke("check", str(root), "--status", "broken")
     assert bad.exit_code == 2 and "unknown status broken" in bad.output
 
@@ -268,7 +268,7 @@ def run_on_terminal(args: list[str], cwd: Path) -> str:
 
     leader, follower = pty.openpty()
     process = subprocess.Popen([sys.executable, "-c", "from claimdesk.cli import main; main()", *args], cwd=cwd, stdout=follower,
-                               stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "160"})
+                               stderr=follower, env={**os.environ, "COLUMNS": "160"})
     os.close(follower)
     chunks = []
     while True:
@@ -289,9 +289,10 @@ def test_terminal_output_is_a_table_for_a_desk_sized_run_and_lines_beyond(tmp_pa
 
     table = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", str(REPO)], REPO)
     assert "┃ status" in table and "│ ok" in table and "checked" in table
+    assert "│ unchecked" not in table and "--all shows them" in table  # hidden on a terminal unless --all
     many = "\n".join(["---", "title: Many", "claims:"] + [
         f"  - {{id: c{i}, text: t, stance: neutral, sources: [src_a], as_of: 2026-05, value: {i}, unit: x}}"
         for i in range(600)] + ["---", ""])
     root = write_desk(tmp_path / "desk", {"kb/many.md": many})
-    lines = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", str(root)], root)
+    lines = run_on_terminal(["check", "--no-store", "--all", "--today", "2026-11-22", str(root)], root)
     assert "┃" not in lines and "unchecked c599  kb/many.md:" in lines

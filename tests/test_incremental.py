@@ -230,10 +230,80 @@ class Editor:
         self.save(page)
         return f"sources of {claim_id(block)}"
 
+    def usd_bn_claims(self) -> list[str]:
+        return [claim_id(b) for _, b in self.all_claims() if (field_of(b, "unit") or "") == "USD bn"
+                and (field_of(b, "value") or "")[:1].isdigit()]
+
+    def add_given_reference(self) -> str:
+        """A check whose parameter is given by another claim (often on another page), in another
+        unit of the same dimension (USD bn for the model's USD M), sometimes of the wrong one."""
+        page = self.page(with_claims=False)
+        self.serial += 1
+        target = self.rng.choice(self.usd_bn_claims() + ["gpus_per_node", "gpu_hour_cost"])
+        page.claims.insert(self.rng.randrange(len(page.claims) + 1), new_claim(
+            f"given_{self.serial}", value="12.5", unit="USD bn",
+            extra=("    check: training_capex * 2", f"    given: {{training_capex: {target}, batch: 40}}")))
+        self.save(page)
+        return f"added given_{self.serial} given {target}"
+
+    def edit_given_figure(self) -> str:
+        """A new value for a claim that some `given:` names: every check that uses it follows."""
+        named = {line.split("training_capex: ", 1)[1].split(",")[0].split("}")[0]
+                 for _, b in self.all_claims() for line in b if "given: {training_capex: " in line}
+        claims = [(p, b) for p, b in self.all_claims() if claim_id(b) in named and field_of(b, "value")]
+        if not claims:
+            return self.add_given_reference()
+        page, block = self.rng.choice(claims)
+        set_field(block, "value", f"{self.rng.uniform(1, 500):.2f}")
+        set_field(block, "as_of", self.rng.choice(["2026", "2020"]))  # 2020: stale, and so is every user
+        self.save(page)
+        return f"value of given figure {claim_id(block)}"
+
+    def acknowledge(self) -> str:
+        """An acknowledgement on a claim of a metric: matching a conflict, expired, or matching nothing."""
+        claims = [(p, b) for p, b in self.all_claims() if field_of(b, "metric") and field_of(b, "value")]
+        page, block = self.rng.choice(claims)
+        choice = self.rng.choice(["{finding: conflict, reason: known}",
+                                  "{finding: conflict, reason: known, until: 2026-01-31}",
+                                  "{finding: mismatch, reason: rounding}", "{finding: stale, reason: old}"])
+        set_field(block, "acknowledge", f"[{choice}]")
+        self.save(page)
+        return f"acknowledged {choice} on {claim_id(block)}"
+
+    def add_forecast(self) -> str:
+        """A forecast of a metric's 2026 figure, resolved by an outcome, by a claim of the metric for
+        2026, or still open (due after its date)."""
+        metrics = sorted({m for _, b in self.all_claims() if (m := field_of(b, "metric"))})
+        page = self.page(with_claims=False)
+        self.serial += 1
+        extra = (f"    metric: {self.rng.choice(metrics)}", "    resolves: 2026-06-30")
+        if self.rng.random() < 0.3:
+            extra += ("    outcome: 14",)
+        page.claims.insert(self.rng.randrange(len(page.claims) + 1),
+                           new_claim(f"forecast_{self.serial}", value="[10, 20]", extra=extra))
+        self.save(page)
+        return f"added forecast_{self.serial}"
+
+    def given_cycle(self) -> str:
+        """Two claims that read each other, one through a check, the other through a given."""
+        ids = self.usd_bn_claims()
+        if len(ids) < 2:
+            return self.add_claim()
+        first, second = self.rng.sample(ids, 2)
+        for this, check, given in ((first, "training_capex * 1", f"{{training_capex: {second}}}"),
+                                   (second, f"{first} * 1", None)):
+            page = next(p for p, b in self.all_claims() if claim_id(b) == this)
+            target = next(b for b in page.claims if claim_id(b) == this)
+            set_field(target, "check", check)
+            set_field(target, "given", given)
+            self.save(page)
+        return f"given cycle {first} <-> {second}"
+
     def random_edit(self) -> str:
         edits = [self.edit_value, self.change_metric, self.add_claim, self.remove_claim, self.duplicate_id,
                  self.break_reference, self.fix_reference, self.make_cycle, self.rename_page, self.delete_page,
-                 self.broken_page, self.wrong_dimension, self.uncite]
+                 self.broken_page, self.wrong_dimension, self.uncite, self.add_given_reference, self.given_cycle,
+                 self.edit_given_figure, self.acknowledge, self.add_forecast]
         return self.rng.choice(edits)()
 
 
@@ -300,7 +370,10 @@ def test_each_kind_of_edit(desk: Path, tmp_path: Path) -> None:
     editor = Editor(desk, 11)
     edits = [editor.edit_value, editor.change_metric, editor.add_claim, editor.remove_claim, editor.duplicate_id,
              editor.break_reference, editor.fix_reference, editor.make_cycle, editor.rename_page,
-             editor.delete_page, editor.broken_page, editor.wrong_dimension, editor.uncite, editor.duplicate_id]
+             editor.delete_page, editor.broken_page, editor.wrong_dimension, editor.uncite, editor.duplicate_id,
+             editor.add_given_reference, editor.add_given_reference, editor.edit_given_figure, editor.given_cycle,
+             editor.edit_given_figure, editor.remove_claim, editor.acknowledge, editor.acknowledge,
+             editor.add_forecast, editor.add_forecast, editor.change_metric, editor.edit_value]
     for step, edit in enumerate(edits):
         what = edit()
         outcome = check_and_record(desk, store, TODAY)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import math
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from .kb import Desk, Located
 from .model import Condition, Model, build_model, call
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
-from .schema import Claim
+from .schema import Acknowledgement, Claim, given_reference, given_text_message
 from .units import Dims, Unit, describe_dims, parse_unit
 from .values import figure_text
 
@@ -243,7 +244,7 @@ class Checker:
 
     def _recompute(self, claim: Claim, plan: _Plan) -> float:
         if claim.given:
-            return self._figure(plan, claim.given)
+            return self._figure(plan, self.given_numbers(claim))
         if plan.default is None:  # every claim with this check and unit and no `given` has this figure
             try:
                 plan.default = self._figure(plan, None)
@@ -252,6 +253,66 @@ class Checker:
         if isinstance(plan.default, ExprError):
             raise plan.default
         return plan.default
+
+    def given_references(self, claim: Claim) -> dict[str, Ref]:
+        """The `given:` entries that name a figure instead of stating a number: parameter -> Ref.
+        A value that is neither a number nor a name is left out (given_numbers refuses it)."""
+        out: dict[str, Ref] = {}
+        for name, value in (claim.given or {}).items():
+            if isinstance(value, str) and (reference := given_reference(value)):
+                out[name] = Ref(reference[0], reference[1])
+        return out
+
+    def given_numbers(self, claim: Claim) -> dict[str, float]:
+        """A claim's `given:` as numbers in each parameter's own unit, references read and converted.
+        Raises ExprError: a name that is not a parameter, a reference to nothing, to the claim
+        itself or to a figure of another dimension, text that is neither a number nor a name."""
+        numbers: dict[str, float] = {}
+        for name, value in (claim.given or {}).items():
+            if not isinstance(value, str):
+                numbers[name] = value
+                continue
+            info = self.model.parameters.get(name)
+            if info is None:
+                raise ExprError(f"given names '{name}', which is not a model parameter"
+                                f"{did_you_mean(name, self.model.parameters)}")
+            reference = given_reference(value)
+            if reference is None:
+                raise ExprError(given_text_message(name, value, str(info.unit)))
+            ref = Ref(reference[0], reference[1])
+            if ref.name == claim.id:
+                raise ExprError(f"given {name}: {value} names this claim itself")
+            if ref.name not in self.claims and ref.name not in self.model.parameters and \
+                    ref.name not in self.model.quantities:
+                known = [n for n in (list(self.known_names() if self.known_names else self.claims) +
+                                     self.model.names()) if n != name]
+                raise ExprError(f"given {name}: '{ref.name}' names no claim, model parameter or quantity"
+                                f"{did_you_mean(ref.name, known)}; name the claim that states the figure")
+            try:
+                self._validate_ref(ref)
+            except ExprError as exc:
+                raise ExprError(f"given {name}: {exc}") from None
+            dims, unit_text = self._dims(ref), self._unit_text(ref)
+            if dims != info.unit.dims:
+                raise ExprError(f"given {name}: {ref.key} is stated in {unit_text} ({describe_dims(dims)}) but "
+                                f"{name} is in {info.unit} ({info.unit.dimension}); name a figure of the "
+                                "parameter's dimension")
+            numbers[name] = info.unit.from_base(self.reference_value(ref))
+        return numbers
+
+    def reference_value(self, ref: Ref) -> float:
+        """What a name stands for, in base units: a claim's stated value (or its part), a
+        parameter's value or a quantity computed at the model's own values. Raises ExprError."""
+        if ref.name in self.model.parameters:
+            return self.model.parameters[ref.name].base_value
+        if ref.name in self.model.quantities:
+            return self.model.quantities[ref.name].unit.to_base(self.model.evaluate(ref.name))
+        return self.claim_value(ref)
+
+    def _unit_text(self, ref: Ref) -> str:
+        if ref.name in self.model.parameters or ref.name in self.model.quantities:
+            return str(self.model.unit(ref.name))
+        return self.claims[ref.name].claim.unit or ""
 
     def _given_slots(self, plan: _Plan, names: tuple[str, ...]) -> list[tuple[int | None, float]]:
         """Where each given parameter goes in the plan's arguments (None: the check does not read
@@ -313,6 +374,11 @@ class Checker:
                     plan = self.plan(claim)
                     depends = dependencies[claim_id] = plan.compiled.dependencies
                     claim_dependencies[claim_id] = plan.compiled.claims_named
+                    if claim.given and (referenced := self.given_references(claim)):
+                        named = frozenset(ref.name for ref in referenced.values())
+                        depends = dependencies[claim_id] = depends | named
+                        claim_dependencies[claim_id] = plan.compiled.claims_named | \
+                            frozenset(n for n in named if n in self.claims)
                     recomputed = self._recompute(claim, plan)
                 except ExprError as exc:
                     status, reason = "error", f"check '{claim.check}': {exc}"
@@ -330,8 +396,10 @@ class Checker:
         self._cycles(findings, claim_dependencies)
         self._freshness(findings, dependencies)
         self._conflicts(findings)
-        for claim_id, more in findings.items():
-            _settle(results[claim_id], more)
+        self._forecasts(findings, results)
+        acknowledging = [claim_id for claim_id, located in self.claims.items() if located.claim.acknowledge]
+        for claim_id in findings.keys() | set(acknowledging):
+            _settle(results[claim_id], findings.get(claim_id, []), self.claims[claim_id].claim, self.today)
         run = CheckRun(self.today, model_fingerprint=self.model.fingerprint)
         run.results = list(results.values())
         return run
@@ -350,8 +418,8 @@ class Checker:
             return "ok", f"recomputed {figure_text(figure)} {unit} agrees with the stated {value.written} {unit}{band}", \
                 error
         off = f" ({error:+.1%})" if error is not None else ""
-        return "mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} {unit}{off}{band}", \
-            error
+        return "mismatch", f"stated {value.written} {unit} but recomputed {figure_text(figure)} {unit}{off}{band}" \
+                           f"{_percent_hint(claim, figure)}", error
 
     def _cycles(self, findings: dict[str, list[Finding]], claim_dependencies: dict[str, frozenset[str]]) -> None:
         claim_graph = {c: deps for c, deps in claim_dependencies.items() if deps}
@@ -381,15 +449,12 @@ class Checker:
                 expires = expiry.get(key)
                 if expires is None:
                     expires = expiry[key] = threshold.expires(as_of)
-            if expires is not None and today >= expires:
+            if expires is not None and today >= expires and not claim.resolves:  # a forecast does not age
                 own[claim_id] = f"as_of {as_of} is older than {threshold} (stale since {expires.isoformat()})"
             elif claim.review_by and claim.review_by < today:
                 own[claim_id] = f"review_by {claim.review_by.isoformat()} has passed"
             if claim_id in own:
                 findings[claim_id].append(Finding("stale", own[claim_id]))
-            if claim.resolves and claim.resolves <= today:
-                findings[claim_id].append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
-                                                     "judge it against what happened"))
         if not own:
             return
         # What a claim depends on is decided by its dependency set, which many claims share.
@@ -405,6 +470,57 @@ class Checker:
                 shown = ", ".join(stale_inputs[:5]) + (f" and {len(stale_inputs) - 5} more"
                                                        if len(stale_inputs) > 5 else "")
                 findings[claim_id].append(Finding("stale", f"depends on stale {shown}"))
+
+    def _forecasts(self, findings: dict[str, list[Finding]], results: dict[str, Result]) -> None:
+        """A forecast resolves by its own `outcome:`, or by a claim of its metric, not itself a
+        forecast, that states a single figure for exactly the forecast's period (the first in desk
+        order). A resolved forecast gets a verdict, held or failed (by how much); an unresolved one
+        whose `resolves` date has come is `due`."""
+        realised: dict[tuple[str, dt.date, dt.date], list[Claim]] = defaultdict(list)
+        forecasts = []
+        for located in self.claims.values():
+            claim = located.claim
+            if claim.resolves:
+                forecasts.append(claim)
+            elif claim.metric and claim.value is not None and claim.value.kind in ("exact", "approx"):
+                realised[(claim.metric, claim.as_of.start, claim.as_of.end)].append(claim)
+        for claim in forecasts:
+            outcome, resolved_by = self._outcome(claim, realised)
+            result = results[claim.id]
+            if outcome is None:
+                if claim.resolves and claim.resolves <= self.today:
+                    findings[claim.id].append(Finding("due", f"the forecast resolves on {claim.resolves.isoformat()}: "
+                                                             "record what happened (outcome:, or a claim of its "
+                                                             "metric for its period)"))
+                continue
+            assert claim.value is not None
+            held = claim.value.admits(outcome, claim.tolerance)
+            result.verdict, result.outcome, result.resolved_by = ("held" if held else "failed"), outcome, resolved_by
+            source = "its outcome" if resolved_by == "outcome" else resolved_by
+            shown = f"{figure_text(outcome)} {claim.unit} ({source})"
+            if held:
+                text = f"forecast held: {shown} is within the forecast {claim.value.written} {claim.unit}"
+            else:
+                text = f"forecast failed: {shown} against the forecast {claim.value.written} {claim.unit}" \
+                       f"{_miss(claim, outcome)}"
+            findings[claim.id].append(Finding("ok", text))
+
+    def _outcome(self, claim: Claim, realised: Mapping[tuple[str, dt.date, dt.date], list[Claim]]
+                 ) -> tuple[float | None, str | None]:
+        """The realised figure of a forecast in its unit, and what recorded it."""
+        if claim.value is None:
+            return None, None
+        if claim.outcome is not None:
+            return claim.outcome.number, "outcome"
+        if not claim.metric:
+            return None, None
+        unit = parse_unit(claim.unit or "")
+        for other in realised.get((claim.metric, claim.as_of.start, claim.as_of.end), ()):
+            other_unit = parse_unit(other.unit or "")
+            if other_unit.dims == unit.dims:
+                assert other.value is not None
+                return other_unit.to_base(other.value.number) / unit.factor, other.id
+        return None, None
 
     def _conflicts(self, findings: dict[str, list[Finding]]) -> None:
         """Claims of one metric whose as_of periods overlap must admit a common figure.
@@ -448,13 +564,88 @@ class Checker:
                         f"{this.value.written} {this.unit} for {this.as_of}"))
 
 
-def _settle(result: Result, more: list[Finding]) -> None:
+def _settle(result: Result, more: list[Finding], claim: Claim, today: dt.date) -> None:
     """Add the desk-wide findings to a claim's result: the most severe finding decides its status,
-    the others go to `also`. A cycle's error comes before the check's own (it explains it)."""
+    the others go to `also`. A cycle's error comes before the check's own (it explains it).
+
+    Findings the claim acknowledges are set aside into `acknowledged`; an acknowledgement that
+    matches no finding is itself a (stale) finding, and an expired one no longer applies."""
     own = [Finding(result.status, result.reason)] if result.status != "unchecked" else []
-    findings = sorted(more + own, key=lambda f: SEVERITY[f.status])
-    result.status, result.reason = findings[0]
-    result.also = tuple(f"{f.status}: {f.reason}" for f in findings[1:])
+    findings = more + own
+    notes: list[str] = []
+    if claim.acknowledge:
+        findings, acknowledged, notes = _acknowledge(findings, claim.acknowledge, today)
+        result.acknowledged = tuple(acknowledged)
+    findings.sort(key=lambda f: SEVERITY[f.status])
+    if findings:
+        result.status, result.reason = findings[0]
+    elif own:  # the check's own finding is acknowledged: the claim is settled, the finding still shows
+        result.status, result.reason = "ok", f"every finding is acknowledged; the check: {own[0].reason}"
+    result.also = tuple(f"{f.status}: {f.reason}" for f in findings[1:]) + tuple(notes)
+
+
+def _acknowledge(findings: list[Finding], acknowledgements: list[Acknowledgement], today: dt.date
+                 ) -> tuple[list[Finding], list[str], list[str]]:
+    """(findings still standing, the acknowledged ones as text, notes on expired acknowledgements)."""
+    kept: list[Finding] = []
+    acknowledged: list[str] = []
+    notes: list[str] = []
+    used: set[int] = set()
+    active = {i: a for i, a in enumerate(acknowledgements) if a.until is None or a.until >= today}
+    for i, a in enumerate(acknowledgements):
+        if i not in active:
+            assert a.until is not None
+            notes.append(f"expired: acknowledge[{i}] ({a.finding}) applied until {a.until.isoformat()} and no "
+                         "longer does; review the finding, then remove the acknowledgement or extend `until`")
+    for finding in findings:
+        match = next((i for i, a in active.items() if a.finding == finding.status and
+                      (a.with_ is None or finding.reason.startswith(f"{a.with_} ("))), None)
+        if match is None:
+            kept.append(finding)
+            continue
+        used.add(match)
+        until = active[match].until
+        acknowledged.append(f"{finding.status}: {finding.reason} (acknowledged: {active[match].reason}"
+                            f"{f'; until {until.isoformat()}' if until else ''})")
+    for i, a in active.items():
+        if i not in used:
+            what = f"{a.finding} with {a.with_}" if a.with_ else a.finding
+            kept.append(Finding("stale", f"acknowledge[{i}] acknowledges a {what} that is no longer found; "
+                                         "remove the acknowledgement"))
+    return kept, acknowledged, notes
+
+
+def _percent_hint(claim: Claim, figure: float) -> str:
+    """A share written as a fraction in a percentage unit (0.74 %) is recomputed about 100 times
+    larger: say how it is written."""
+    value = claim.value
+    assert value is not None
+    if claim.unit not in ("%", "pp") or value.kind not in ("exact", "approx") or not value.low:
+        return ""
+    if not 80 <= figure / value.low <= 125:
+        return ""
+    number = value.low * 100
+    digits = max(len(value.written.split(".")[1]) - 2, 0) if "." in value.written else 0
+    rewritten = f"{number:.{digits}f}"
+    written = f'"~{rewritten}"' if value.kind == "approx" else rewritten
+    return f"; percentages are written as {rewritten}, not {value.low:g}: write value: {written}"
+
+
+def _miss(claim: Claim, outcome: float) -> str:
+    """How far a failed forecast missed: relative to its number, or to the nearest end of its range
+    or bound."""
+    value = claim.value
+    assert value is not None
+    if value.kind in ("exact", "approx"):
+        edge, where = value.number, ""
+    else:
+        low, high = value.interval(None)
+        edge, where = (low, " the low end") if outcome < low else (high, " the high end")
+        if value.kind == "bound":
+            where = " the bound"
+    if not edge or math.isinf(edge):
+        return ""
+    return f", {abs(outcome - edge) / abs(edge):.1%} {'below' if outcome < edge else 'above'}{where}"
 
 
 _SORTED: dict[frozenset[str], tuple[str, ...]] = {}

@@ -18,10 +18,13 @@ from typing import Any, TypeVar
 import click
 
 from .problems import DeskError
+from .target import desk_folder_option, desk_or_page
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
+# PATH as the desk's folder only (model, ingest); check and validate also take a page.
+DESK_ARG = click.argument("path", required=False, type=click.Path(path_type=Path), callback=desk_folder_option)
+DESK_OR_PAGE_ARG = click.argument("path", required=False, type=click.Path(path_type=Path))
 
 
 def clean_errors(command: F) -> F:
@@ -53,14 +56,15 @@ def main() -> None:
 
 
 @main.command()
-@DESK_ARG
+@DESK_OR_PAGE_ARG
 @click.option("--warnings/--no-warnings", default=True, show_default=True, help="Also print warnings.")
 @clean_errors
 def validate(path: Path | None, warnings: bool) -> None:
     """Check every page under kb/ and every file under data/ against the claim format.
 
-    Prints each problem as `file:line: field: message`; exits 0 when there is no error
-    (warnings alone do not fail), 1 otherwise.
+    Prints each problem as `file:line: field: message` on stdout and a summary on stderr; exits 0
+    when there is no error (warnings alone do not fail), 1 otherwise. PATH may be a page
+    (kb/page.md): the whole desk is read and only that page's problems are shown.
 
     Example: claimdesk validate ~/desks/token-economics
     """
@@ -68,8 +72,9 @@ def validate(path: Path | None, warnings: bool) -> None:
     from .store import read_desk
     from .validate import validate_desk
 
-    desk = read_desk(path)  # unchanged pages from the store's copies, when there is a store
-    problems = validate_desk(desk)
+    root, page = desk_or_page(path)  # a page as PATH: only its problems are shown
+    desk = read_desk(root)  # unchanged pages from the store's copies, when there is a store
+    problems = [p for p in validate_desk(desk, checks=True) if page is None or p.path == page]
     errors = [p for p in problems if p.severity == "error"]
     for problem in problems:
         if problem.severity == "error" or warnings:
@@ -131,9 +136,14 @@ def _statuses(value: str | None) -> list[str] | None:
 
 
 @main.command()
-@DESK_ARG
+@DESK_OR_PAGE_ARG
+@click.option("--page", "pages", multiple=True, metavar="PAGE", help="Show only this page's claims (kb/page.md); repeatable.")
+@click.option("--metric", "metrics", multiple=True, metavar="METRIC", help="Show only claims of this metric; repeatable.")
+@click.option("--tag", "tags", multiple=True, metavar="TAG", help="Show only claims on pages with this tag; repeatable.")
 @click.option("--status", "status_filter", metavar="LIST",
               help="Show only these statuses, comma-separated: error,mismatch,conflict,stale,due,ok,unchecked.")
+@click.option("--all", "show_all", is_flag=True, help="On a terminal, also show unchecked claims (always shown "
+                                                          "when the output is not a terminal).")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--fail-on", metavar="LIST", help="Statuses that make the exit code 1 "
                                                 "(default: data/desk.yaml's fail_on, else mismatch,conflict,error).")
@@ -142,43 +152,41 @@ def _statuses(value: str | None) -> list[str] | None:
 @click.option("--no-store", is_flag=True, help="Check without touching the store (no ingest, no recorded run).")
 @TODAY_OPTION
 @clean_errors
-def check(path: Path | None, status_filter: str | None, output: str, fail_on: str | None,
-          store_file: Path | None, no_store: bool, today: str | None) -> None:
+def check(path: Path | None, pages: tuple[str, ...], metrics: tuple[str, ...], tags: tuple[str, ...],
+          status_filter: str | None, show_all: bool, output: str, fail_on: str | None, store_file: Path | None,
+          no_store: bool, today: str | None) -> None:
     """Recompute every quantitative claim and give each claim a status with its reason.
 
-    Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. Format
-    errors (see validate) are printed first, on stderr; the claims that could be read are still
-    checked. The desk is ingested into the store first and the run is recorded there (see
-    history), unless --no-store; when the previous run allows it, only the claims an edit can
-    affect are checked again (the last line says "incremental: N of M claims re-checked"), with
-    the same results as a full run. Exits 1 when there are format errors or a claim has a status
-    in --fail-on, else 0.
+    Statuses, most severe first: error, mismatch, conflict, stale, due, ok, unchecked. The whole
+    desk is always checked (and recorded in the store, unless --no-store; when the previous run
+    allows it, only the claims an edit can affect are checked again, with the same results as a
+    full run). PATH may be a page (kb/page.md): like --page, --metric and --tag it narrows what is
+    shown and what the exit code looks at, never what is checked. The results go to stdout; format
+    errors, the summary and the run's record go to stderr. On a terminal unchecked claims are
+    hidden unless --all. Exits 1 when there are format errors or a shown claim has a status in
+    --fail-on, else 0.
 
-    Example: claimdesk check --status mismatch,conflict,stale
+    Example: claimdesk check kb/token-pricing.md --status mismatch,conflict,stale
     """
+    from .check_output import check_report
     from .job import check_and_record
-    from .render import plural, results_json, results_table
 
+    root, page = desk_or_page(path)
     shown, failing = _statuses(status_filter), _statuses(fail_on)
-    outcome = check_and_record(path, store_file, _today(today), record=not no_store)
-    for problem in outcome.errors:
-        click.echo(str(problem), err=True)
-    if outcome.errors:
-        click.echo(f"{plural(len(outcome.errors), 'format error')} (see claimdesk validate); "
-                   "claims with errors are not checked", err=True)
-    results = outcome.results(shown)
-    tally = outcome.tally()  # after the results: when they are all read back, from them
-    click.echo(results_json(tally, results) if output == "json" else results_table(tally, results))
-    if outcome.run_id is not None:
-        how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
-        click.echo(f"recorded as run {outcome.run_id} in {outcome.store} ({how})", err=True)
-    failing = failing or list(outcome.desk.settings.fail_on)
-    sys.exit(1 if outcome.errors or any(tally.counts[status] for status in failing) else 0)
+    outcome = check_and_record(root, store_file, _today(today), record=not no_store)
+    report = check_report(outcome, [*pages, *([page] if page else [])], metrics, tags, shown, failing,
+                          output, show_all or not sys.stdout.isatty())
+    if report.errors:
+        click.echo(report.errors, err=True)
+    click.echo(report.stdout)
+    click.echo(report.notes, err=True)
+    sys.exit(report.exit_code)
 
 
 @main.command()
 @click.argument("claim_id")
-@click.option("--desk", "path", type=click.Path(path_type=Path), help="The desk's folder (default: here).")
+@click.option("--desk", "path", type=click.Path(path_type=Path), callback=desk_folder_option,
+              help="The desk's folder (default: the current folder or its nearest parent holding kb/).")
 @TODAY_OPTION
 @clean_errors
 def explain(claim_id: str, path: Path | None, today: str | None) -> None:

@@ -19,10 +19,12 @@ from typing import Any
 
 import click
 
+from .target import desk_folder_option
+
 STORE_OPTION = click.option("--store", "store_file", type=click.Path(path_type=Path),
                             help="The DuckDB file (default: the desk's `store` setting, data/claimdesk.duckdb).")
 # Commands with a positional argument of their own take the desk as an option, like `explain`.
-DESK_OPTION = click.option("--desk", "path", type=click.Path(path_type=Path),
+DESK_OPTION = click.option("--desk", "path", type=click.Path(path_type=Path), callback=desk_folder_option,
                            help="The desk's folder (default: the current folder or its nearest parent holding kb/).")
 FORMAT_OPTION = click.option("--format", "output", type=click.Choice(["table", "csv", "json"]), default="table",
                              show_default=True, help="table: rich on a terminal, tab-separated otherwise.")
@@ -94,7 +96,7 @@ def register(main: click.Group) -> None:
         with open_store(path, store_file) as store:
             entries = store.history(key)
         columns = ["since", "runs", "claim", "as_of", "stated", "recomputed", "status", "reason"]
-        rows = [(e.since.date().isoformat(), f"{e.first_run}" if e.first_run == e.last_run
+        rows = [(e.since.isoformat(sep=" ", timespec="minutes"), f"{e.first_run}" if e.first_run == e.last_run
                  else f"{e.first_run}-{e.last_run}", e.claim_id, e.as_of, e.stated,
                  None if e.recomputed is None else f"{e.recomputed:.6g} {e.unit or ''}".strip(), e.status, e.reason)
                 for e in entries]

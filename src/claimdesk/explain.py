@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 from .check import Checker
 from .expr import ExprError, Ref, refs, render
-from .kb import Desk
+from .kb import Desk, Located
 from .problems import DeskError, did_you_mean
 from .results import Result
+from .schema import Claim
 from .units import DIMENSIONLESS, base_unit_text, parse_unit
 from .values import figure_text
 
@@ -38,7 +39,7 @@ class Explanation:
     stated: str | None
     as_of: str
     check: str | None
-    given: dict[str, float]
+    given: dict[str, float | str]  # as written: a number, or the name of the figure it reads
     inputs: list[Input]
     substituted: str | None
     base_value: str | None  # the raw result with its dimension, before conversion
@@ -68,9 +69,15 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
     except ExprError as exc:
         explanation.error = str(exc)
         return explanation
+    try:
+        given = checker.given_numbers(claim)
+    except ExprError as exc:
+        explanation.error = str(exc)
+        return explanation
+    credit = _given_credit(checker, claim, located)
     shown: dict[str, str] = {}
     for ref in _unique(refs(compiled.node)):
-        item = _input(checker, ref, claim.given or {})
+        item = _input(checker, ref, given, credit)
         explanation.inputs.append(item)
         shown[ref.key] = f"{figure_text(item.value)} {item.unit}" if item.value is not None else ref.key
     explanation.substituted = render(compiled.node, lambda ref: f"({shown[ref.key]})")
@@ -98,13 +105,43 @@ def _unique(items: list[Ref]) -> list[Ref]:
     return list(seen.values())
 
 
-def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
+def _given_credit(checker: Checker, claim: Claim, located: Located) -> dict[str, tuple[str, list[str], str]]:
+    """Where each given value comes from: parameter -> (where, sources, how). A number written in
+    `given:` belongs to the claim itself; a name, to the figure it names. Never the parameter's own
+    source: the parameter's value is not used."""
+    credit = {}
+    references = checker.given_references(claim)
+    for name, value in (claim.given or {}).items():
+        ref = references.get(name)
+        if ref is None:
+            credit[name] = (f"{located.path}:{located.line}", list(claim.sources),
+                            f"given as {figure_text(value) if isinstance(value, float) else value} by this claim")
+            continue
+        if ref.name in checker.model.parameters or ref.name in checker.model.quantities:
+            kind = "parameter" if ref.name in checker.model.parameters else "quantity"
+            info = checker.model.parameters.get(ref.name) or checker.model.quantities[ref.name]
+            sources = list(info.parameter.sources) if kind == "parameter" else []  # type: ignore[union-attr]
+            credit[name] = (f"{info.path}:{info.line}", sources,
+                            f"given from model {kind} {ref.key} ({checker.model.unit(ref.name)})")
+            continue
+        other = checker.claims[ref.name]
+        assert other.claim.value is not None
+        credit[name] = (f"{other.path}:{other.line}", list(other.claim.sources),
+                        f"given from claim {ref.key}, stated {other.claim.value.written} {other.claim.unit}, "
+                        f"as of {other.claim.as_of}")
+    return credit
+
+
+def _input(checker: Checker, ref: Ref, given: dict[str, float],
+           credit: dict[str, tuple[str, list[str], str]]) -> Input:
     model = checker.model
     if ref.name in model.parameters:
         info = model.parameters[ref.name]
-        value = given.get(ref.name, info.parameter.value.number)
-        return Input(ref.key, "parameter", value, str(info.unit), f"{info.path}:{info.line}",
-                     list(info.parameter.sources), "given for this check" if ref.name in given else "")
+        if ref.name in given:
+            where, sources, how = credit[ref.name]
+            return Input(ref.key, "parameter", given[ref.name], str(info.unit), where, sources, how)
+        return Input(ref.key, "parameter", info.parameter.value.number, str(info.unit), f"{info.path}:{info.line}",
+                     list(info.parameter.sources))
     if ref.name in model.quantities:
         info_q = model.quantities[ref.name]
         try:
@@ -113,7 +150,7 @@ def _input(checker: Checker, ref: Ref, given: dict[str, float]) -> Input:
         except ExprError as exc:
             value_q, detail = None, f"= {info_q.definition}; {exc}"
         used = sorted(s.name for s in info_q.expr.free_symbols)
-        parts = [_input(checker, Ref(name), given) for name in used]
+        parts = [_input(checker, Ref(name), given, credit) for name in used]
         return Input(ref.key, "quantity", value_q, str(info_q.unit), f"{info_q.path}:{info_q.line}", [], detail,
                      parts)
     located = checker.claims[ref.name]

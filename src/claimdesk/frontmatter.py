@@ -29,6 +29,7 @@ import yaml
 import yaml.events as ev
 
 from .problems import Problem, field_name
+from .yaml_hints import yaml_error_message
 
 try:  # libyaml is several times faster; the pure-Python parser is a fallback, not a requirement
     from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]
@@ -317,7 +318,7 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
         if "\t" in bad_line[: (mark.column if mark else 0) + 1] or "\t" in problem:
             problem = "a tab character is not allowed here; indent YAML with spaces"
         else:
-            problem = f"invalid YAML: {problem}"
+            problem = yaml_error_message(problem, lines, mark.line if mark else 0)
         builder.problem(line, (), problem)
     except yaml.YAMLError as exc:
         builder.result.fatal = True

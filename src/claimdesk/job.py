@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .check import Checker, check_desk
 from .kb import Desk, PageRecord, Reference, load_desk, page_claims, page_references
 from .model import Model, build_model
-from .problems import Problem
+from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result, Tally
-from .validate import OWNER_KINDS, MetricClaim, Scope, merged, owned_problems, validate_desk
+from .validate import OWNER_KINDS, MetricClaim, Scope, merged, mkdocs_hash, owned_problems, validate_desk
 
 if TYPE_CHECKING:
     from .store import IngestStats, Store
@@ -86,6 +86,31 @@ class CheckOutcome:
         if self._run is not None:
             return self._run.tally()
         return self._read(lambda store: store.run_tally(self._recorded()))
+
+    def scope(self, pages: Collection[str] = (), metrics: Collection[str] = (),
+              tags: Collection[str] = ()) -> set[str] | None:
+        """The ids of the claims (and parameters) on one of `pages`, of one of `metrics` and on a
+        page with one of `tags` (each that is given); None when none is given. Raises DeskError
+        for a metric or tag that no claim or page has, with the closest one."""
+        if not (pages or metrics or tags):
+            return None
+        if self.store_file is not None:  # an incremental run read only some pages: ask the store
+            rows = self._read(lambda store: store.select(
+                "SELECT c.claim_id, c.path, c.metric, p.tags FROM claims c LEFT JOIN pages p USING (path) "
+                "UNION ALL SELECT parameter_id, path, metric, NULL FROM parameters"))
+        else:
+            tags_of = {r.path: list(r.page.tags) if r.page else [] for r in self.desk.pages}
+            rows = [(c.claim.id, c.path, c.claim.metric, tags_of.get(c.path)) for c in self.desk.claims()]
+            rows += [(p.claim.id, p.path, p.claim.metric, None) for p in self.desk.parameters()]
+        known_metrics = {metric for _, _, metric, _ in rows if metric}
+        known_tags = {tag for _, _, _, page_tags in rows for tag in page_tags or ()}
+        for wanted, known, what in ((metrics, known_metrics, "metric"), (tags, known_tags, "tag")):
+            for name in wanted:
+                if name not in known:
+                    raise DeskError(f"--{what} {name}: no claim has this {what}{did_you_mean(name, known)}")
+        return {claim_id for claim_id, path, metric, page_tags in rows
+                if (not pages or path in pages) and (not metrics or metric in metrics)
+                and (not tags or set(page_tags or ()) & set(tags))}
 
     def _recorded(self) -> int:
         assert self.run_id is not None
@@ -141,7 +166,8 @@ def _base(today: dt.date, model: Model, stats: IngestStats) -> dict[str, Any]:
     when all of it is the same."""
     assert stats.desk is not None
     return {"today": today.isoformat(), "model": model.fingerprint, "data": stats.data_hash,
-            "settings": stats.desk.settings_hash, "code": CODE_FINGERPRINT, "pages_version": stats.pages_version}
+            "settings": stats.desk.settings_hash, "code": CODE_FINGERPRINT, "pages_version": stats.pages_version,
+            "nav": mkdocs_hash(stats.desk.root)}
 
 
 def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
@@ -237,7 +263,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
         dict(base, pages_version=stats.pages_version_after))
     clock.lap("record")
     outcome = CheckOutcome(desk, every_problem, None, run_id, store.label, store_file=store.path)
-    outcome.incremental = f"{len(results):,} of {claims:,} claims re-checked"
+    outcome.incremental = f"{len(results)} of {claims} claims re-checked"  # counts as the input writes them
     return outcome
 
 

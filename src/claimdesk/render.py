@@ -26,8 +26,10 @@ STATUS_STYLE = {"error": "bold red", "mismatch": "red", "conflict": "magenta", "
 def summary(tally: Tally) -> str:
     share = f"{tally.checked / tally.quantitative:.0%}" if tally.quantitative else "n/a"
     counts = ", ".join(f"{tally.counts[s]} {s}" for s in STATUSES)
-    return (f"{plural(tally.claims, 'claim')} and {plural(tally.parameters, 'model parameter')}: {counts}; checked "
-            f"{tally.checked} of {tally.quantitative} quantitative claims ({share}); as of {tally.today.isoformat()}")
+    acknowledged = f"; {tally.acknowledged} with acknowledged findings" if tally.acknowledged else ""
+    return (f"{plural(tally.claims, 'claim')} and {plural(tally.parameters, 'model parameter')}: {counts}{acknowledged}; "
+            f"checked {tally.checked} of {tally.quantitative} quantitative claims ({share}); as of "
+            f"{tally.today.isoformat()}")
 
 
 def plural(count: int, word: str) -> str:
@@ -42,20 +44,23 @@ def _is_terminal() -> bool:
 RICH_TABLE_MAX_ROWS = 500  # beyond this a terminal gets plain lines: a boxed table of a big desk helps nobody
 
 
-def results_table(tally: Tally, results: list[Result]) -> str:
-    """Most severe first, then in desk order, so the findings lead and `ok` trails."""
+def results_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
+    """Most severe first, then in desk order, so the findings lead and `ok` trails; the summary
+    last unless `with_summary` is False (`claimdesk check` prints it on stderr)."""
     results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
     if _is_terminal() and len(results) <= RICH_TABLE_MAX_ROWS:
-        return _rich_table(tally, results)
+        return _rich_table(tally, results, with_summary)
     lines = []
     for r in results:
         lines.append(f"{r.status:<9} {r.claim_id}  {r.path}:{r.line}  {r.reason}")
         lines += [f"{'':<9}   also {a}" for a in r.also]
-    lines.append(summary(tally))
+        lines += [f"{'':<9}   acknowledged {a}" for a in r.acknowledged]
+    if with_summary:
+        lines.append(summary(tally))
     return "\n".join(lines)
 
 
-def _rich_table(tally: Tally, results: list[Result]) -> str:
+def _rich_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -65,13 +70,15 @@ def _rich_table(tally: Tally, results: list[Result]) -> str:
     table.add_column("claim", overflow="fold", ratio=1)
     table.add_column("reason", ratio=2)
     for r in results:
-        reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also)
+        reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also) + \
+            "".join(f"\n[dim]acknowledged {escape(a)}[/dim]" for a in r.acknowledged)
         claim = f"{escape(r.claim_id)}\n[dim]{escape(r.path)}:{r.line}[/dim]"
         table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", claim, reason)
     console = Console(record=True)
     with console.capture() as capture:
         console.print(table)
-        console.print(summary(tally))
+        if with_summary:
+            console.print(summary(tally))
     return capture.get().rstrip("\n")
 
 
@@ -92,7 +99,8 @@ def explanation_text(e: Explanation) -> str:
     else:
         lines.append(f"expression: {e.check}")
         if e.given:
-            lines.append("given: " + ", ".join(f"{k} = {figure_text(v)}" for k, v in e.given.items()))
+            lines.append("given: " + ", ".join(f"{k} = {v if isinstance(v, str) else figure_text(v)}"
+                                              for k, v in e.given.items()))
         if e.inputs:
             lines.append("inputs:")
             for item in e.inputs:
@@ -109,6 +117,7 @@ def explanation_text(e: Explanation) -> str:
         lines.append(f"tolerance: {e.tolerance}")
     lines.append(f"verdict: {e.result.status}: {e.result.reason}")
     lines += [f"  also {a}" for a in e.result.also]
+    lines += [f"  acknowledged {a}" for a in e.result.acknowledged]
     return "\n".join(lines)
 
 

@@ -30,6 +30,14 @@ class Result:
     depends_on: tuple[str, ...] = ()  # claim and parameter ids the check used
     check: str | None = None  # the expression
     kind: str = "claim"  # "claim" (on a page) or "parameter" (an input of the shared model)
+    # Findings the claim acknowledges (its `acknowledge:`), each "status: reason (acknowledged: why)";
+    # they do not decide `status`.
+    acknowledged: tuple[str, ...] = ()
+    # A forecast (a claim with `resolves`) once its outcome is known: "held" or "failed", the
+    # realised figure in the claim's unit, and what recorded it ("outcome" or the realised claim's id).
+    verdict: str | None = None
+    outcome: float | None = None
+    resolved_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class Tally:
     parameters: int  # results of model parameters
     quantitative: int  # page claims with a value
     checked: int  # of those, the ones with a check
+    acknowledged: int = 0  # results with at least one acknowledged finding
 
 
 @dataclass
@@ -59,7 +68,8 @@ class CheckRun:
         claims = [r for r in self.results if r.kind == "claim"]
         quantitative = [r for r in claims if r.stated is not None]
         return Tally(self.today, self.model_fingerprint, self.counts(), len(claims), len(self.results) - len(claims),
-                     len(quantitative), sum(1 for r in quantitative if r.check))
+                     len(quantitative), sum(1 for r in quantitative if r.check),
+                     sum(1 for r in self.results if r.acknowledged))
 
     def by_id(self) -> dict[str, Result]:
         return {r.claim_id: r for r in self.results}

@@ -100,6 +100,43 @@ def _number(raw: Any) -> float:
     raise ValueError(f"expected a number, got {raw!r}")
 
 
+MAX_GIVEN_TEXT = 200
+GIVEN_REFERENCE = re.compile(rf"\s*(?:(?P<part>low|high|mid)\(\s*(?P<inner>{ID_PATTERN})\s*\)|(?P<name>{ID_PATTERN}))\s*")
+
+
+def given_reference(text: str) -> tuple[str, str | None] | None:
+    """A `given:` value that names a figure: 'rented_node_cost' -> ('rented_node_cost', None),
+    'low(gpu_price_range)' -> ('gpu_price_range', 'low'); None when the text is not a name."""
+    match = GIVEN_REFERENCE.fullmatch(text)
+    if match is None:
+        return None
+    return (match["inner"], match["part"]) if match["part"] else (match["name"], None)
+
+
+def given_text_message(name: str, text: str, unit: str) -> str:
+    """How to write a `given:` value that is neither a number nor a name ('$16.8/h')."""
+    number = re.search(r"[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?", text)
+    example = f"{name}: {number[0]} (if {number[0]} is in {unit})" if number else f"{name}: 16.8"
+    return (f"'{text}' is neither a number nor the id of a claim or model quantity; a number given here is read "
+            f"in the parameter's own unit, {unit}, and written without a unit: {example}; or name a claim that "
+            "states the figure")
+
+
+def _given_value(raw: Any) -> float | str:
+    """A `given:` value: a number in the parameter's own unit, or the name of a claim or model
+    quantity (kept as text; whether it names something, and in which unit, is validate.py's and
+    the checker's business, as they know the desk)."""
+    if isinstance(raw, str) and not isinstance(raw, YamlNumber):
+        if not raw.strip() or len(raw) > MAX_GIVEN_TEXT:
+            raise ValueError(f"expected a number or the id of a claim or model quantity, got {_describe(raw)}")
+        reference = given_reference(raw)
+        if reference is None:
+            return raw  # validate.py says how to write it, in the parameter's unit
+        name, part = reference
+        return name if part is None else f"{part}({name})"
+    return _number(raw)
+
+
 def _positive_int(raw: Any) -> int:
     if isinstance(raw, YamlNumber) and isinstance(raw.value, int) and raw.value > 0:
         return raw.value
@@ -148,6 +185,9 @@ ToleranceField = Annotated[Tolerance, PlainValidator(parse_tolerance),
                            _json({"anyOf": [{"type": "number", "minimum": 0},
                                             {"type": "string", "pattern": r"^\s*[0-9.]+(e[-+]?[0-9]+)?\s*%\s*$"}]})]
 Number = Annotated[float, PlainValidator(_number), _json({"type": "number"})]
+GivenValue = Annotated[float | str, PlainValidator(_given_value),
+                       _json({"anyOf": [{"type": "number"},
+                                        {"type": "string", "pattern": rf"^\s*(({ID_PATTERN})|(low|high|mid)\(\s*{ID_PATTERN}\s*\))\s*$"}]})]
 StaleAfter = Annotated[Threshold | Literal["never"] | None, PlainValidator(_stale_after),
                        _json({"anyOf": [{"const": "never"},
                                         {"type": "object", "additionalProperties": False,
@@ -159,6 +199,27 @@ Status = Literal["error", "mismatch", "conflict", "stale", "due", "ok", "uncheck
 
 class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+ACKNOWLEDGEABLE = ("mismatch", "conflict", "stale", "due")  # an error must be fixed, never acknowledged
+
+
+class Acknowledgement(Strict):
+    """A known finding on a claim that the desk has discussed and accepts, for a reason: it still
+    shows, marked, but does not decide the claim's status or fail a run."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+    finding: Literal["mismatch", "conflict", "stale", "due"]
+    reason: Text
+    with_: Id | None = Field(default=None, alias="with")  # conflicts: the other claim
+    until: Day | None = None  # the last day it applies
+
+    @model_validator(mode="after")
+    def _with_for_conflicts(self) -> Acknowledgement:
+        if self.with_ and self.finding != "conflict":
+            raise ValueError(f"'with' names the other claim of a conflict; a {self.finding} has none: remove it")
+        return self
 
 
 class Claim(Strict):
@@ -173,13 +234,15 @@ class Claim(Strict):
     unit: UnitText | None = None
     tolerance: ToleranceField | None = None
     check: Expression | None = None
-    given: dict[Id, Number] | None = None
+    given: dict[Id, GivenValue] | None = None
     metric: Metric | None = None
     attributed_to: Text | None = None
     review_by: Day | None = None
     resolves: Day | None = None
     stale_after: StaleAfter = None  # None: the desk's threshold; "never": no threshold
     note: Text | None = None
+    acknowledge: Annotated[list[Acknowledgement], Field(max_length=20)] | None = None
+    outcome: Value | None = None  # a forecast's realised figure, in the claim's unit
 
     @model_validator(mode="after")
     def _value_with_unit(self) -> Claim:
@@ -190,6 +253,16 @@ class Claim(Strict):
             raise ValueError("check, tolerance and given need a value and a unit to compare against")
         if self.given and not self.check:
             raise ValueError("given overrides parameters of a check; this claim has no check")
+        if self.outcome is not None and not (self.resolves and self.value is not None):
+            raise ValueError("outcome records what a forecast's figure turned out to be; it needs resolves, "
+                             "value and unit")
+        if self.outcome is not None and self.outcome.kind not in ("exact", "approx"):
+            raise ValueError(f"outcome is the single figure that happened (in {self.unit}), not a "
+                             f"{self.outcome.kind}: write e.g. outcome: 4.1")
+        if self.resolves and self.resolves < self.as_of.start:
+            raise ValueError(f"resolves {self.resolves.isoformat()} is before as_of {self.as_of} begins "
+                             f"({self.as_of.start.isoformat()}): a forecast is judged after the period it "
+                             "describes has begun; correct one of the two dates")
         return self
 
     @property

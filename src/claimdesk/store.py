@@ -81,7 +81,7 @@ from .freshness import Period, Threshold
 from .frontmatter import Loaded
 from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result, Tally
-from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
+from .schema import MKDOCS_PAGE_KEYS, STATUSES, Acknowledgement, Claim, DeskSettings, Page, given_reference
 from .values import Stated, Tolerance
 
 SCHEMA_VERSION = 2  # bump when a change needs more than "re-read kb/ and copy history by column name"
@@ -96,10 +96,11 @@ TEST_PAUSE_SKIP_ENV = "CLAIMDESK_TEST_PAUSE_SKIP"  # tests only: how many writes
 # -- tables ----------------------------------------------------------------------------------
 VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"
 DATE, TIMESTAMP, TEXTS, NUMBERS, BLOB = "DATE", "TIMESTAMP", "VARCHAR[]", "MAP(VARCHAR, DOUBLE)", "BLOB"
+NAMES = "MAP(VARCHAR, VARCHAR)"
 ARROW_TYPES: dict[str, pa.DataType] = {
     VARCHAR: pa.string(), INTEGER: pa.int32(), BIGINT: pa.int64(), DOUBLE: pa.float64(), BOOLEAN: pa.bool_(),
     DATE: pa.date32(), TIMESTAMP: pa.timestamp("us"), TEXTS: pa.list_(pa.string()),
-    NUMBERS: pa.map_(pa.string(), pa.float64()), BLOB: pa.binary(),
+    NUMBERS: pa.map_(pa.string(), pa.float64()), BLOB: pa.binary(), NAMES: pa.map_(pa.string(), pa.string()),
 }
 Columns = tuple[tuple[str, str], ...]
 
@@ -112,7 +113,7 @@ def _claim_columns(id_column: str) -> Columns:
             ("check_expr", VARCHAR), ("given", NUMBERS), ("metric", VARCHAR), ("attributed_to", VARCHAR),
             ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE), ("review_by", DATE),
             ("resolves", DATE), ("stale_after_count", INTEGER), ("stale_after_period", VARCHAR), ("note", VARCHAR),
-            ("id_line", INTEGER), ("check_names", TEXTS))
+            ("id_line", INTEGER), ("check_names", TEXTS), ("given_refs", NAMES))
 
 
 def _link_columns(id_column: str) -> Columns:
@@ -147,7 +148,8 @@ TABLES: dict[str, Columns] = {
                 ("recomputed", DOUBLE), ("unit", VARCHAR), ("relative_error", DOUBLE), ("depends_on", TEXTS),
                 ("check_expr", VARCHAR), ("kind", VARCHAR), ("metric", VARCHAR), ("value_kind", VARCHAR),
                 ("value_low", DOUBLE),
-                ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE)),
+                ("value_high", DOUBLE), ("as_of_written", VARCHAR), ("as_of_start", DATE), ("as_of_end", DATE),
+                ("acknowledged", TEXTS), ("verdict", VARCHAR), ("outcome", DOUBLE), ("resolved_by", VARCHAR)),
     "problems": (("path", VARCHAR), ("line", INTEGER), ("field", VARCHAR), ("message", VARCHAR),
                  ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
@@ -156,7 +158,7 @@ RESULT_DATA: Columns = TABLES["result_versions"][2:]  # a result's own columns, 
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
 RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in (
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
-    "depends_on", "check_expr", "kind"))
+    "depends_on", "check_expr", "kind", "acknowledged", "verdict", "outcome", "resolved_by"))
 HISTORY_TABLES = ("runs", "result_versions")  # carried across a rebuild; everything else is re-read from the desk
 INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
@@ -796,13 +798,15 @@ class Store:
         con = self._connect()
         row = con.execute(f"SELECT today, model_fingerprint, {', '.join(STATUSES)} FROM runs WHERE run_id = ?",
                           [run_id]).fetchall()[0]
-        claims, parameters, quantitative, checked = con.execute(f"""
+        claims, parameters, quantitative, checked, acknowledged = con.execute(f"""
             SELECT count(*) FILTER (WHERE kind = 'claim'), count(*) FILTER (WHERE kind = 'parameter'),
                    count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL),
-                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL AND coalesce(check_expr, '') <> '')
+                   count(*) FILTER (WHERE kind = 'claim' AND stated IS NOT NULL AND coalesce(check_expr, '') <> ''),
+                   count(*) FILTER (WHERE len(coalesce(acknowledged, [])) > 0)
             FROM result_versions WHERE first_run <= $run AND coalesce(last_run, {_OPEN}) >= $run""",
-                                                                {"run": run_id}).fetchall()[0]
-        return Tally(row[0], row[1] or "", dict(zip(STATUSES, row[2:])), claims, parameters, quantitative, checked)
+                                                                              {"run": run_id}).fetchall()[0]
+        return Tally(row[0], row[1] or "", dict(zip(STATUSES, row[2:])), claims, parameters, quantitative, checked,
+                     acknowledged)
 
     def stored_run(self, run_id: int, statuses: Iterable[str] | None = None) -> CheckRun:
         """A recorded run with its results in the checker's order: parameters (model files in
@@ -814,7 +818,8 @@ class Store:
         wanted = list(STATUSES if statuses is None else statuses)
         table = con.sql("""
                     SELECT r.claim_id, r.path, r.line, r.status, r.reason, r.also, r.stated, r.recomputed, r.unit,
-                           r.relative_error, r.depends_on, r.check_expr, r.kind
+                           r.relative_error, r.depends_on, r.check_expr, r.kind, r.acknowledged, r.verdict,
+                           r.outcome, r.resolved_by
                     FROM results r LEFT JOIN (
                         SELECT path, claim_id AS id, min(position) AS position FROM claims GROUP BY ALL
                         UNION ALL
@@ -824,7 +829,7 @@ class Store:
                     ORDER BY r.kind = 'claim', r.kind = 'parameter' AND r.path NOT LIKE '%.yaml', r.path,
                              c.position""", params=[run_id, wanted]).to_arrow_table()
         columns = [table.column(i).to_pylist() for i in range(table.num_columns)]
-        for i in (5, 10):  # also, depends_on: lists in the store, tuples in a Result
+        for i in (5, 10, 13):  # also, depends_on, acknowledged: lists in the store, tuples in a Result
             columns[i] = [tuple(v) if v else () for v in columns[i]]
         with _collector_paused():
             results = [Result(*row) for row in zip(*columns)]
@@ -870,7 +875,7 @@ class Store:
         con = self._connect()
         rows = con.execute("""
             SELECT r.run_id, runs.started, r.claim_id, r.path, r.metric, r.as_of_written, r.stated, r.recomputed,
-                   r.unit, r.status, r.reason
+                   r.unit, r.status, r.reason, r.as_of_start
             FROM results r JOIN runs USING (run_id)
             WHERE r.claim_id = $key OR r.metric = $key
             ORDER BY r.claim_id, r.path, r.run_id""", {"key": key}).fetchall()
@@ -879,7 +884,8 @@ class Store:
         order = {run_id: i for i, (run_id,) in enumerate(con.execute("SELECT run_id FROM runs ORDER BY run_id")
                                                          .fetchall())}
         entries: list[HistoryEntry] = []
-        for run_id, started, claim_id, path, metric, as_of, stated, recomputed, unit, status, reason in rows:
+        period_start: dict[int, Any] = {}  # id(entry) -> its as_of's first day: a metric's figures in period order
+        for run_id, started, claim_id, path, metric, as_of, stated, recomputed, unit, status, reason, start in rows:
             last = entries[-1] if entries else None
             if last and order[run_id] == order[last.last_run] + 1 and \
                     (last.claim_id, last.path, last.as_of, last.stated, last.recomputed, last.status) == \
@@ -888,7 +894,8 @@ class Store:
             else:
                 entries.append(HistoryEntry(claim_id, path, metric, as_of, stated, recomputed, unit, status, reason,
                                             run_id, run_id, started, started))
-        return sorted(entries, key=lambda e: (e.since, e.claim_id))
+            period_start[id(entries[-1])] = start or dt.date.min
+        return sorted(entries, key=lambda e: (period_start[id(e)], e.since, e.claim_id))
 
     def _explain_missing(self, con: duckdb.DuckDBPyConnection, key: str) -> None:
         known = con.execute("SELECT 1 FROM claims WHERE claim_id = $k OR metric = $k UNION ALL "
@@ -1107,7 +1114,11 @@ def _stored_fields(claim: Claim) -> dict[str, Any]:
         given=None if claim.given is None else dict(claim.given),
         review_by=claim.review_by.toordinal() if claim.review_by else None,
         resolves=claim.resolves.toordinal() if claim.resolves else None,
-        stale_after=stale if stale is None or stale == "never" else (stale.count, stale.period))
+        stale_after=stale if stale is None or stale == "never" else (stale.count, stale.period),
+        outcome=None if claim.outcome is None else tuple(getattr(claim.outcome, name) for name in _STATED_FIELDS),
+        acknowledge=None if claim.acknowledge is None else [
+            (a.finding, a.reason, a.with_, a.until.toordinal() if a.until else None, sorted(a.model_fields_set))
+            for a in claim.acknowledge])
 
 
 def _page_content(record: kb.PageRecord) -> tuple[Any, ...]:
@@ -1154,11 +1165,16 @@ def _claim_from(mask: int, values: tuple[Any, ...], memo: dict[Any, Any]) -> Cla
     if period is None:  # frozen: one Period per distinct as_of is shared by every claim that has it
         period = memo[as_of] = Period(dt.date.fromordinal(as_of[0]), dt.date.fromordinal(as_of[1]), as_of[2])
     fields["as_of"] = period
-    value = fields["value"]
-    if value is not None:
-        stated = _new(Stated)
-        _set(stated, "__dict__", dict(zip(_STATED_FIELDS, value)))
-        fields["value"] = stated
+    for name in ("value", "outcome"):
+        value = fields[name]
+        if value is not None:
+            stated = _new(Stated)
+            _set(stated, "__dict__", dict(zip(_STATED_FIELDS, value)))
+            fields[name] = stated
+    if fields["acknowledge"] is not None:
+        fields["acknowledge"] = [Acknowledgement.model_construct(
+            set(given), finding=finding, reason=reason, with_=with_, until=None if until is None else _day(until, memo))
+            for finding, reason, with_, until, given in fields["acknowledge"]]
     if fields["tolerance"] is not None:
         fields["tolerance"] = Tolerance(*fields["tolerance"])
     if fields["review_by"] is not None:
@@ -1214,7 +1230,8 @@ def _record_from_blob(path: str, content_hash: str, mtime: float, blob: bytes,
 def _result_rows(results: list[Result]) -> pa.Table:
     with _collector_paused():
         rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
-                 r.relative_error, list(r.depends_on), r.check, r.kind) for r in results]
+                 r.relative_error, list(r.depends_on), r.check, r.kind, list(r.acknowledged), r.verdict, r.outcome,
+                 r.resolved_by) for r in results]
         return _arrow(RESULT_COLUMNS, rows)
 
 
@@ -1349,19 +1366,30 @@ def _claim_row(path: str, position: int, line: int, id_line: int, c: dict[str, A
     count, period = (None, "never") if stale == "never" else (stale if stale is not None else (None, None))
     return (path, position, line, c["id"], c["text"], c["stance"], value.get("kind"), value.get("low"),
             value.get("high"), value.get("op"), value.get("band"), value.get("written"), c["unit"],
-            tol_written, tol_amount, tol_relative, c["check"], None if given is None else list(given.items()),
+            tol_written, tol_amount, tol_relative, c["check"], _given_numbers(given),
             c["metric"], c["attributed_to"], c["as_of"][2], c["as_of"][0] - _EPOCH, c["as_of"][1] - _EPOCH,
             None if c["review_by"] is None else c["review_by"] - _EPOCH,
             None if c["resolves"] is None else c["resolves"] - _EPOCH, count, period, c["note"], id_line,
-            check_names(c["check"]))
+            check_names(c["check"], given), _given_names(given))
+
+
+def _given_numbers(given: dict[str, float | str] | None) -> list[tuple[str, float]] | None:
+    numbers = [(k, v) for k, v in given.items() if not isinstance(v, str)] if given else None
+    return numbers or None
+
+
+def _given_names(given: dict[str, float | str] | None) -> list[tuple[str, str]] | None:
+    names = [(k, v) for k, v in given.items() if isinstance(v, str)] if given else None
+    return names or None
 
 
 _CHECK_NAMES: dict[str, list[str] | None] = {}
 
 
-def check_names(check: str | None) -> list[str] | None:
-    """The names a check expression mentions, sorted: the edges along which a change to one claim
-    reaches the claims whose checks use it. None without a check or when it cannot be read."""
+def check_names(check: str | None, given: dict[str, float | str] | None = None) -> list[str] | None:
+    """The names a check expression mentions, and the figures its `given:` names, sorted: the edges
+    along which a change to one claim reaches the claims whose checks use it. None without a check
+    or when it cannot be read."""
     if check is None:
         return None
     if check not in _CHECK_NAMES:
@@ -1369,7 +1397,12 @@ def check_names(check: str | None) -> list[str] | None:
             _CHECK_NAMES[check] = sorted({ref.name for ref in refs(parse(check))})
         except ExprError:
             _CHECK_NAMES[check] = None
-    return _CHECK_NAMES[check]
+    names = _CHECK_NAMES[check]
+    referenced = {ref[0] for value in (given or {}).values()
+                  if isinstance(value, str) and (ref := given_reference(value))}
+    if names is None or not referenced:
+        return names
+    return sorted(set(names) | referenced)
 
 
 def _arrow(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:

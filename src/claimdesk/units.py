@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .problems import did_you_mean
-
 Dims = tuple[int, int, int]  # exponents of (currency, tokens, time)
 DIMENSION_NAMES = ("currency", "tokens", "time")
 DIMENSIONLESS: Dims = (0, 0, 0)
@@ -99,7 +97,7 @@ def _word(word: str, unit_text: str) -> tuple[float, Dims]:
     return factor**exp, (dims[0] * exp, dims[1] * exp, dims[2] * exp)
 
 
-def _lookup(name: str, unit_text: str) -> tuple[float, Dims]:
+def _lookup(name: str, unit_text: str, suggest: bool = True) -> tuple[float, Dims]:
     name = ALIASES.get(name, name)
     if name in BASE_UNITS:
         return BASE_UNITS[name]
@@ -110,9 +108,73 @@ def _lookup(name: str, unit_text: str) -> tuple[float, Dims]:
         if name.startswith(scale) and rest in BASE_UNITS:
             base_factor, dims = BASE_UNITS[rest]
             return factor * base_factor, dims
-    known = list(BASE_UNITS) + list(ALIASES) + list(SCALES) + [s + "tok" for s in SCALES]
-    raise UnitError(f"unknown unit '{name}' in '{unit_text}'{did_you_mean(name, known)}; "
-                    "see the unit table in kb/guide/claim-format.md")
+    if not suggest:
+        raise UnitError(name)
+    rewrite = suggest_unit(unit_text)
+    if rewrite is not None:
+        hint = f"; write '{rewrite}'"
+        dropped = [w for w in re.split(r"[\s*/-]+", unit_text) if w.lower() in _NOT_UNITS]
+        if dropped:
+            hint += f" ('{dropped[0]}' is not a unit: say what the figure is per in `text`)"
+    else:
+        known = list(BASE_UNITS) + list(ALIASES) + list(SCALES) + [s + "tok" for s in SCALES]
+        hint = _close_word(name, known)
+    raise UnitError(f"unknown unit '{name}' in '{unit_text}'{hint}; {GRAMMAR}")
+
+
+GRAMMAR = ("a unit is base units and scales joined by spaces, * and / (USD bn, USD/Mtok, tok/s, %, count); "
+           "see the unit table in kb/guide/claim-format.md")
+# Words people write for units, in the desk's grammar.
+_WORDS = {"dollar": "USD", "dollars": "USD", "usd": "USD", "us$": "USD", "$": "USD",
+          "billion": "bn", "billions": "bn", "b": "bn", "bln": "bn", "million": "M", "millions": "M", "mn": "M",
+          "mm": "M", "thousand": "k", "thousands": "k", "trillion": "T", "trillions": "T", "tn": "T",
+          "hour": "h", "hours": "h", "hr": "h", "hrs": "h", "per": "/", "a": "/", "each": "",
+          "percentage": "%", "pct": "%", "gpu": "", "gpus": "", "node": "", "nodes": ""}
+
+
+_NOT_UNITS = ("gpu", "gpus", "node", "nodes", "each")
+
+
+def suggest_unit(text: str) -> str | None:
+    """A whole unit in the grammar for one written like prose ('dollars' -> 'USD', 'USD billion' ->
+    'USD bn', 'USD per hour' -> 'USD/h', '$bn' -> 'USD bn', 'USD/GPU-hour' -> 'USD/h'), or None."""
+    spaced = re.sub(r"([*/])", r" \1 ", text.replace("-", " "))
+    spaced = re.sub(r"^\$(?=[A-Za-z])|(?<=\s)\$(?=[A-Za-z])", "$ ", spaced)  # $bn -> $ bn
+    words = []
+    for word in spaced.split():
+        lowered = word.lower()
+        if word in ("*", "/"):
+            words.append(word)
+        elif word in BASE_UNITS or word in ALIASES or word in SCALES:
+            words.append(ALIASES.get(word, word))
+        elif lowered in _WORDS:
+            words.append(_WORDS[lowered])
+        else:
+            try:
+                _lookup(word, text, suggest=False)
+            except UnitError:
+                return None
+            words.append(word)
+    rewritten = " ".join(w for w in words if w).replace(" / ", "/").replace(" * ", "*").strip("/* ")
+    rewritten = re.sub(r"/+", "/", rewritten)
+    rewritten = re.sub(r"\b(k|M|bn|T|P|E|Z) tok\b", r"\1tok", rewritten)  # a million tokens: Mtok
+    rewritten = re.sub(r"^(k|M|bn|T|P|E|Z) USD\b", r"USD \1", rewritten)  # "bn USD" reads better as "USD bn"
+    if not rewritten or rewritten == text:
+        return None
+    try:
+        parse_unit(rewritten)
+    except UnitError:
+        return None
+    return rewritten
+
+
+def _close_word(name: str, known: list[str]) -> str:
+    """' (did you mean 'x'?)' only for a close spelling of a unit word (edit distance), so that
+    'dollars' is never offered 's'."""
+    from rapidfuzz import fuzz, process
+
+    best = process.extractOne(name, known, scorer=fuzz.ratio, score_cutoff=75)
+    return f" (did you mean '{best[0]}'?)" if best and len(best[0]) > 1 else ""
 
 
 @lru_cache(maxsize=4096)

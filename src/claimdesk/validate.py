@@ -18,12 +18,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
 from .expr import ExprError, parse
 from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_references, page_claims, page_references
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
+from .schema import given_reference, given_text_message
+from .text_figures import text_contradiction
 from .units import parse_unit
 
 # (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
@@ -61,10 +64,41 @@ class Scope:
     cited: set[str] = field(default_factory=set)  # sources cited by claims on pages not in `pages`
 
 
-def validate_desk(desk: Desk, model: Model | None = None) -> list[Problem]:
+def validate_desk(desk: Desk, model: Model | None = None, checks: bool = False) -> list[Problem]:
     """Every problem in the desk, per-file and desk-wide, sorted by file and line. Pass the
-    desk's `Model` when it is built already (the checker needs it too)."""
-    return merged(owned_problems(desk, model or build_model(desk)))
+    desk's `Model` when it is built already (the checker needs it too). With `checks`, also every
+    check the checker cannot compute (see `check_errors`): what `claimdesk validate` reports."""
+    model = model or build_model(desk)
+    problems = merged(owned_problems(desk, model))
+    if checks:
+        problems = sorted(set(problems) | set(check_errors(desk, model, problems)),
+                          key=lambda p: (p.path, p.line, p.field, p.message))
+    return problems
+
+
+def check_errors(desk: Desk, model: Model, known: list[Problem]) -> list[Problem]:
+    """The checks that cannot be computed (an unknown name, a unit of another dimension, a given
+    naming nothing, a cycle, ...): the results `claimdesk check` gives status `error`, as located
+    problems, so that validate reports every error check would. A claim whose check or given
+    already has a format problem in `known` is not reported twice."""
+    from .check import Checker
+
+    run = Checker(desk, model=model).run()
+    located: dict[str, Located] = {}
+    for claim in desk.parameters() + desk.claims():
+        located.setdefault(claim.claim.id, claim)
+    reported = {(p.path, p.field.split(".")[0]) for p in known
+                if p.field.endswith(".check") or ".given." in p.field}
+    problems = []
+    for result in run.results:
+        if result.status != "error" or result.claim_id not in located:
+            continue
+        where = located[result.claim_id]
+        if (where.path, where.field) in reported:
+            continue
+        reason = result.reason.removeprefix(f"check '{result.check}': ") if result.check else result.reason
+        problems.append(Problem(where.path, where.line, f"{where.field}.check", reason))
+    return problems
 
 
 def merged(owned: Iterable[Owned]) -> list[Problem]:
@@ -92,6 +126,9 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
                 if metric in scope.metrics]
     out += _source_references(desk, page_refs, model_refs, set() if scope is None else scope.cited)
     out += [("page", p.path, p) for p in _given_names(desk, claims)]
+    out += [("page", p.path, p) for p in _missing_from_nav(desk.root, [record.path for record in pages])]
+    out += [("page", located.path, Problem(located.path, located.line, f"{located.field}.text", warning, "warning"))
+            for located in claims if (warning := text_contradiction(located.claim))]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
     return out
@@ -147,15 +184,73 @@ def _source_references(desk: Desk, page_refs: list[Reference], model_refs: list[
 
 
 def _given_names(desk: Desk, claims: list[Located]) -> list[Problem]:
-    parameters = {p.claim.id for p in desk.parameters()}
+    """`given:` names parameters, and each value is a number or a name. Whether a name exists and
+    has the parameter's dimension depends on the rest of the desk: the checker finds that (status
+    `error`), and `claimdesk validate` reports it too (see `check_errors`)."""
+    parameters = {p.claim.id: p.claim.unit or "" for p in desk.parameters()}
     problems = []
     for located in claims:
-        for name in located.claim.given or {}:
+        for name, value in (located.claim.given or {}).items():
+            where = f"{located.field}.given.{name}"
             if name not in parameters:
-                problems.append(Problem(located.path, located.line, f"{located.field}.given.{name}",
+                problems.append(Problem(located.path, located.line, where,
                                         f"'{name}' is not a model parameter{did_you_mean(name, parameters)}; "
                                         "given overrides parameters (see `claimdesk model`)"))
+            elif isinstance(value, str) and given_reference(value) is None:
+                problems.append(Problem(located.path, located.line, where,
+                                        given_text_message(name, value, parameters[name])))
     return problems
+
+
+MKDOCS_FILE = "mkdocs.yml"
+
+
+def _missing_from_nav(root: Path, paths: list[str]) -> list[Problem]:
+    """A page under kb/ that an explicit `nav:` in mkdocs.yml leaves out is not reachable from the
+    site's navigation: a warning at the page. No mkdocs.yml, no `nav:`, or a file claimdesk cannot
+    read safely (MkDocs' own `!!python` tags): nothing to say."""
+    nav = nav_pages(root)
+    if nav is None:
+        return []
+    return [Problem(path, 1, "", f"not in the nav of {MKDOCS_FILE}, so the site's navigation does not reach it; "
+                                 f"add it there (e.g. `- Title: {path.removeprefix('kb/')}`)", "warning")
+            for path in paths if path.removeprefix("kb/") not in nav]
+
+
+def nav_pages(root: Path) -> set[str] | None:
+    """The pages (relative to kb/) that mkdocs.yml's explicit `nav:` lists; None without one."""
+    from .frontmatter import decode, parse_yaml
+
+    file = root / MKDOCS_FILE
+    try:
+        raw = file.read_bytes() if file.is_file() and file.stat().st_size <= 1024 * 1024 else None
+    except OSError:
+        return None
+    text = decode(raw, MKDOCS_FILE)[0] if raw is not None else None
+    loaded = parse_yaml(text, MKDOCS_FILE) if text is not None else None
+    if loaded is None or loaded.problems or not isinstance(loaded.data, dict) or "nav" not in loaded.data:
+        return None
+    found: set[str] = set()
+    stack = [loaded.data["nav"]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.add(item.strip().lstrip("./"))
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return found
+
+
+def mkdocs_hash(root: Path) -> str:
+    """The content hash of mkdocs.yml ('' without one): a run's problems depend on its nav."""
+    from .kb import content_hash
+
+    try:
+        return content_hash((root / MKDOCS_FILE).read_bytes())
+    except OSError:
+        return ""
 
 
 def _metric_dimensions(claims: list[MetricClaim]) -> list[tuple[str, Problem]]:

@@ -155,8 +155,53 @@ def parse_value(raw: Any) -> Stated:
     if match := _PLAIN.fullmatch(raw):
         number = _finite(match["num"])
         return Stated("exact", number, number, match["num"])
+    hint = prose_value_hint(raw)
+    if hint:
+        raise ValueError(f"'{raw}' is written like prose; {hint}")
     raise ValueError(f"cannot read '{raw}' as a value: write a number (30), a range ([40, 60]), "
                      "an approximate number (\"~0.81\") or a bound (\">0.5\", \">=72\")")
+
+
+# Figures as people write them in prose: "$4.3bn", "40%", "10+", "~$2", "40-60%", "USD 2.1 billion".
+_SCALE_WORDS = {"k": "k", "K": "k", "thousand": "k", "m": "M", "M": "M", "mn": "M", "mm": "M", "million": "M",
+                "b": "bn", "B": "bn", "bn": "bn", "billion": "bn", "t": "T", "T": "T", "tn": "T", "trillion": "T"}
+_CURRENCY = r"(?:\$|USD|US\$|dollars?)"
+_SCALE = "|".join(sorted(map(re.escape, _SCALE_WORDS), key=len, reverse=True))
+_PROSE_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
+_PROSE = re.compile(
+    rf"\s*(?P<approx>~|≈|about\s+|around\s+|roughly\s+)?(?P<over>>=|<=|>|<|≥|≤|over\s+|more than\s+|at least\s+)?"
+    rf"\s*(?P<cur1>{_CURRENCY})?\s*(?P<low>{_PROSE_NUMBER})"
+    rf"(?:\s*(?:-|–|—|to)\s*(?P<cur2>{_CURRENCY})?\s*(?P<high>{_PROSE_NUMBER}))?"
+    rf"\s*(?P<scale>{_SCALE})?\s*(?P<cur3>{_CURRENCY})?\s*(?P<percent>%|percent)?\s*(?P<plus>\+)?\s*")
+
+
+def prose_value_hint(raw: str) -> str | None:
+    """The exact rewrite of a figure written as in prose, or None when `raw` is not one."""
+    match = _PROSE.fullmatch(raw) if len(raw) <= 60 else None  # a figure is short; bounds the regex's work
+    if not match:
+        return None
+    low, high = match["low"], match["high"]
+    scale = _SCALE_WORDS.get(match["scale"] or "", "")
+    currency = bool(match["cur1"] or match["cur2"] or match["cur3"])
+    if match["scale"] and not currency and not match["percent"] and match["scale"] in ("m", "b", "t"):
+        return None  # "5m" may be minutes or metres: no guess
+    unit = " ".join(part for part in ("USD" if currency else "", scale) if part) or ("\"%\"" if match["percent"] else "")
+    if match["percent"] and unit != "\"%\"":
+        unit += " %"
+    unit_part = f" and unit: {unit}" if unit else " with the unit in `unit:`"
+    if scale and not currency and not match["percent"]:
+        unit_part = f" and the scale in the unit: unit: USD {scale} (or {scale} count, {scale}tok, ...)"
+    if high:
+        return f"a range is written value: [{low}, {high}]{unit_part}"
+    if match["plus"] or match["over"]:
+        op = (match["over"] or ">=").strip()
+        op = {"over": ">", "more than": ">", "at least": ">=", "≥": ">=", "≤": "<="}.get(op, op)
+        return f"a bound is written quoted: value: \"{op}{low}\"{unit_part}"
+    if match["approx"]:
+        return f"write value: \"~{low}\" (quoted){unit_part}"
+    if not unit:
+        return None
+    return f"write the number and the unit apart: value: {low}{unit_part}"
 
 
 def parse_tolerance(raw: Any) -> Tolerance:
@@ -175,9 +220,10 @@ def parse_tolerance(raw: Any) -> Tolerance:
 
 
 def figure_text(number: float) -> str:
-    """A figure for people: 4 decimals below 100, 2 with thousands separators below 1e6, else 4 digits."""
+    """A figure for people, written as the value field accepts it (no thousands separators): 4
+    decimals below 100, 2 below 1e6, else 4 significant digits."""
     size = abs(number)
     if size >= 1e6 or size < 1e-3:
         return "0" if number == 0 else f"{number:.4g}"
-    text = f"{number:.4f}" if size < 100 else f"{number:,.2f}"
+    text = f"{number:.4f}" if size < 100 else f"{number:.2f}"
     return text.rstrip("0").rstrip(".")
