@@ -167,12 +167,17 @@ _SCALE_WORDS = {"k": "k", "K": "k", "thousand": "k", "m": "M", "M": "M", "mn": "
                 "b": "bn", "B": "bn", "bn": "bn", "billion": "bn", "t": "T", "T": "T", "tn": "T", "trillion": "T"}
 _CURRENCY = r"(?:\$|USD|US\$|dollars?)"
 _SCALE = "|".join(sorted(map(re.escape, _SCALE_WORDS), key=len, reverse=True))
+# "$2.10/h", "$30 an hour", "$8bn a year": the time a rate is per.
+_PER_WORDS = {"h": "h", "hr": "h", "hour": "h", "day": "day", "month": "month", "mo": "month", "year": "year",
+              "yr": "year", "GPU-hour": "h", "GPU hour": "h"}
+_PER = "|".join(sorted(map(re.escape, _PER_WORDS), key=len, reverse=True))
 _PROSE_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?"
 _PROSE = re.compile(
     rf"\s*(?P<approx>~|≈|about\s+|around\s+|roughly\s+)?(?P<over>>=|<=|>|<|≥|≤|over\s+|more than\s+|at least\s+)?"
     rf"\s*(?P<cur1>{_CURRENCY})?\s*(?P<low>{_PROSE_NUMBER})"
     rf"(?:\s*(?:-|–|—|to)\s*(?P<cur2>{_CURRENCY})?\s*(?P<high>{_PROSE_NUMBER}))?"
-    rf"\s*(?P<scale>{_SCALE})?\s*(?P<cur3>{_CURRENCY})?\s*(?P<percent>%|percent)?\s*(?P<plus>\+)?\s*")
+    rf"\s*(?P<scale>{_SCALE})?\s*(?P<cur3>{_CURRENCY})?\s*(?P<percent>%|percent)?\s*(?P<plus>\+)?"
+    rf"(?:\s*(?:/|per\s+|an?\s+)(?P<per>{_PER}))?\s*")
 
 
 def prose_value_hint(raw: str) -> str | None:
@@ -186,6 +191,8 @@ def prose_value_hint(raw: str) -> str | None:
     if match["scale"] and not currency and not match["percent"] and match["scale"] in ("m", "b", "t"):
         return None  # "5m" may be minutes or metres: no guess
     unit = " ".join(part for part in ("USD" if currency else "", scale) if part) or ("\"%\"" if match["percent"] else "")
+    if match["per"]:
+        unit = f"{unit or 'count'}/{_PER_WORDS[match['per']]}"
     if match["percent"] and unit != "\"%\"":
         unit += " %"
     unit_part = f" and unit: {unit}" if unit else " with the unit in `unit:`"
