@@ -122,7 +122,7 @@ def parse(text: str) -> Parsed:
     names = [(i, w.lower()) for i, w in enumerate(raw_words) if w[0].isupper() and w.lower() not in _FILLER]
     return Parsed(text, " ".join(t for t in tokens if t not in _NEGATIONS), tuple(sorted(figures)), dates,
                   bool(token_set & _NEGATIONS), frozenset(token_set & {w for pair in _OPPOSITES for w in pair}),
-                  frozenset(w for _, w in names), frozenset(w for i, w in names if i), 
+                  frozenset(w for _, w in names), frozenset(w for i, w in names if i),
                   frozenset(w.lower() for w in raw_words))
 
 

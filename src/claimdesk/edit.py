@@ -108,8 +108,9 @@ def yaml_tree(text: str) -> Node | None:
         while (event := parser.get_event()) is not None:
             if isinstance(event, ev.AliasEvent) or getattr(event, "anchor", None):
                 raise DeskError("anchors and aliases are not supported by claimdesk's editor")
-            start = (event.start_mark.line, event.start_mark.column)
-            end = (event.end_mark.line, event.end_mark.column)
+            marks = event.start_mark, event.end_mark
+            start = (marks[0].line, marks[0].column) if marks[0] else (0, 0)
+            end = (marks[1].line, marks[1].column) if marks[1] else start
             node: Node | None = None
             if isinstance(event, ev.ScalarEvent):
                 node = Node("scalar", start, end, value=event.value, style=event.style or None, tag=event.tag)
