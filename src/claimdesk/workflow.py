@@ -147,12 +147,15 @@ def propose_claim(desk_path: Path | str | None, page: str | Path, fields: dict[s
     target = edit.read_page(root, rel)
     desk = load_desk(root)
     fields = dict(fields)
-    if not fields.get("id"):
-        fields = {"id": suggest_id(str(fields.get("text", "")), _ids(desk)), **fields}
+    suggested = not fields.get("id")
     for index, existing in enumerate(target.claims()):
-        if isinstance(existing, dict) and edit.canonical(existing) == edit.canonical(fields):
+        # The same add run twice: the same fields (the id too, unless it is to be suggested).
+        if isinstance(existing, dict) and edit.canonical(_without_id(existing, suggested)) == \
+                edit.canonical(_without_id(fields, suggested)):
             line = target.loaded.line_of(("claims", index))
-            return Proposal([], str(fields["id"]), already=f"{rel}:{line}")
+            return Proposal([], str(existing.get("id")), already=f"{rel}:{line}")
+    if suggested:
+        fields = {"id": suggest_id(str(fields.get("text", "")), _ids(desk)), **fields}
     after = None
     if after_id is not None:
         after = next(i for i, c in enumerate(target.claims()) if isinstance(c, dict) and c.get("id") == after_id)
@@ -196,6 +199,10 @@ def propose_update(desk_path: Path | str | None, claim_id: str, value: Any, as_o
     fields["id"] = new_id or suggest_id(f"{claim_id} {as_of}", _ids(desk))
     fields = {"id": fields.pop("id"), **fields}
     return propose_claim(root, located.path, fields, today, after_id=claim_id, subject=claim_id)
+
+
+def _without_id(fields: dict[str, Any], drop: bool) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if not (drop and k == "id")}
 
 
 def _judged(desk: Desk, target: edit.Page, new: bytes, key: str, today: dt.date | None,
@@ -396,3 +403,8 @@ def typed_fields(options: dict[str, Any], extra: list[str]) -> dict[str, Any]:
         fields[key.strip()] = yaml_input(text.strip(), f"field {key.strip()}")
     return fields
 
+
+
+def claim_text(desk_path: Path | str | None, claim_id: str) -> str:
+    """The text of a page claim (DeskError when there is none)."""
+    return _find(load_desk(desk_path), claim_id).claim.text
