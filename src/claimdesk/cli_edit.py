@@ -102,7 +102,7 @@ def register(main: click.Group) -> None:
             text = prompt_text(path, claim_id)
         proposal = propose_update(path, claim_id, yaml_input(value, "value"), yaml_input(as_of, "as-of"), source,
                                   text, new_id, replace, _today(today))
-        finish(proposal, dry_run, force, "replaced the figure of " if replace else f"added {proposal.key} to")
+        finish(proposal, dry_run, force, f"replaced the figure of {claim_id} in" if replace else f"added {proposal.key} to")
 
     @main.group()
     def source() -> None:
@@ -136,10 +136,12 @@ def register(main: click.Group) -> None:
 
         if interactive():
             prompt_source(options)
-        entry = {k: v for k, v in options.items() if v}
+        options["url"] = url
+        order = ("title", "publisher", "author", "url", "published", "kind", "note")  # as data/sources.yaml writes them
+        entry = {k: options[k] for k in order if options.get(k)}
         if "published" in entry:
             entry["published"] = yaml_input(entry["published"], "published")
-        proposal = propose_source(path, {**entry, "url": url} if url else entry, source_id)
+        proposal = propose_source(path, entry, source_id)
         finish(proposal, dry_run, True, f"added source {proposal.key} to")
 
     @main.command()
@@ -301,7 +303,7 @@ def proposal_text(proposal: Any) -> str:
 def shown_text(shown: Any) -> str:
     lines = [f"{safe(shown.claim_id)} ({shown.kind}, {shown.path}:{shown.line})"]
     for key, value in shown.fields.items():
-        lines.append(f"  {safe(key)}: {safe(value)}")
+        lines.append(f"  {safe(key)}: {safe(_written(value))}")
     lines.append("sources:")
     lines += [f"  {safe(key)}: {safe(title)}" for key, title in shown.sources]
     if shown.result is not None:
@@ -317,3 +319,13 @@ def shown_text(shown: Any) -> str:
         lines.append("model quantities using it: " + ", ".join(shown.quantities))
     lines.append("named in prose: " + (", ".join(f"{p}:{n}" for p, n in shown.cited_in) or "nowhere"))
     return "\n".join(lines)
+
+
+def _written(value: Any) -> str:
+    from .edit import yaml_value
+    from .problems import DeskError
+
+    try:
+        return yaml_value(value)
+    except DeskError:
+        return str(value)

@@ -435,13 +435,17 @@ def replace_fields(page: Page, index: int, changes: dict[str, Any]) -> bytes:
             missing[name] = value
             continue
         old = pair[1]
+        if old.kind == "seq" and not old.flow and old.items and isinstance(value, list) \
+                and [canonical(v) for v in page.claims()[index].get(name, [])] == [canonical(v) for v in value[:len(old.items)]]:
+            splices.append(_append_items(page, old, value[len(old.items):]))  # a block list that grows
+            continue
         if old.kind != "scalar" and not old.flow:
             raise DeskError(Problem(page.rel, page.text.first_line + old.start[0] + 1, f"claims[{index}].{name}",
                                     "is written as a block; claimdesk replaces only one-line values"))
         if old.kind == "scalar" and old.style in ("|", ">"):
             raise DeskError(Problem(page.rel, page.text.first_line + old.start[0] + 1, f"claims[{index}].{name}",
                                     "is a block scalar; claimdesk replaces only one-line values"))
-        splices.append(Splice(page.text.offset(old.start), page.text.offset(old.end), yaml_value(value)))
+        splices.append(Splice(page.text.offset(old.start), page.text.offset(old.end), _in_style(value, old)))
     if missing:
         if item.flow:
             raise DeskError(Problem(page.rel, 0, f"claims[{index}]", "is a flow mapping; write it as a block"))
@@ -468,6 +472,29 @@ def replace_fields(page: Page, index: int, changes: dict[str, Any]) -> bytes:
     claims_list[index] = claim
     expected["claims"] = claims_list
     return _prove_page(page, Splice(start, end, middle), expected)
+
+
+def _in_style(value: Any, old: Node) -> str:
+    """`value` written as the value it replaces was: quoted the same way when it is text."""
+    if old.kind == "scalar" and isinstance(value, str) and not isinstance(value, YamlNumber) and "\n" not in value:
+        if old.style == '"':
+            return json.dumps(value, ensure_ascii=False)
+        if old.style == "'":
+            return "'" + value.replace("'", "''") + "'"
+    return yaml_value(value)
+
+
+def _append_items(page: Page, sequence: Node, items: list[Any]) -> Splice:
+    """`- item` lines after a block sequence's last item, with its dash's indentation."""
+    last = sequence.items[-1]
+    match = re.fullmatch(r"( *)-( +)", page.text.line_text(last.start)[: last.start[1]])
+    if not match or last.kind != "scalar":
+        raise DeskError(Problem(page.rel, page.text.first_line + last.start[0] + 1, "",
+                                "the list's items are not `- value` lines; edit it by hand"))
+    end = last.last_pos()
+    at = page.text.offset(end) if end[1] == 0 else page.text.line_end(end)
+    newline = page.text.newline(at)
+    return Splice(at, at, "".join(f"{match.group(1)}-{match.group(2)}{_flow_item(item)}{newline}" for item in items))
 
 
 def _prove_page(page: Page, splice: Splice, expected: dict[str, Any]) -> bytes:

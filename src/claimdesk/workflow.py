@@ -332,7 +332,6 @@ def propose_source(desk_path: Path | str | None, entry: dict[str, Any], key: str
 # -- pages ----------------------------------------------------------------------------------------
 PAGE_TEMPLATE = """---
 title: {title}
-summary: {summary}
 tags: []
 claims: []
 ---
@@ -359,8 +358,7 @@ def propose_page(desk_path: Path | str | None, title: str, name: str | None = No
     if path.exists() or path.is_symlink():
         raise DeskError(Problem(rel, 0, "", "already exists; add claims to it with `claimdesk add`"))
     heading = re.sub(r"[\x00-\x1f\x7f]", "", title).strip()
-    content = PAGE_TEMPLATE.format(title=edit.yaml_value(heading), summary=edit.yaml_value(f"What {heading} is about."),
-                                   heading=heading.replace("#", "\\#")).encode("utf-8")
+    content = PAGE_TEMPLATE.format(title=edit.yaml_value(heading), heading=heading.replace("#", "\\#")).encode("utf-8")
     record = load_page(rel, content)
     if record.problems or record.page is None:
         raise DeskError(record.problems or "the template did not read back")
