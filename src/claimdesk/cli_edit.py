@@ -48,7 +48,7 @@ def register(main: click.Group) -> None:
     @click.option("--metric", help="Dotted key such as openai.revenue.")
     @click.option("--check", help="Expression the checker recomputes the value from.")
     @click.option("--given", multiple=True, metavar="NAME=NUMBER", help="Model parameter override for the check.")
-    @click.option("--id", "claim_id", help="The claim's id (default: suggested from the text).")
+    @click.option("--id", "id", help="The claim's id (default: suggested from the text).")
     @click.option("--field", "extra", multiple=True, metavar="KEY=VALUE", help="Any other field, e.g. review_by=2026-12-31.")
     @DRY_RUN
     @FORCE

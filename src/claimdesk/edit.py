@@ -176,7 +176,11 @@ class Text:
 
     def newline(self, near: int) -> str:
         """The line break the file uses around offset `near` (the file's first one otherwise)."""
-        match = _NEWLINE.search(self.text, max(0, near - 1)) or _NEWLINE.search(self.text)
+        if self.text[max(0, near - 2):near] == "\r\n":
+            return "\r\n"
+        if near > 0 and self.text[near - 1] in "\r\n":
+            return self.text[near - 1]
+        match = _NEWLINE.search(self.text, near) or _NEWLINE.search(self.text)
         return match.group() if match else "\n"
 
     def line_text(self, pos: Pos) -> str:
@@ -330,7 +334,9 @@ def writable(path: Path, rel: str) -> None:
         raise DeskError(Problem(rel, 0, "", "is a symbolic link; claimdesk edits only real files"))
     if not path.is_file():
         raise DeskError(Problem(rel, 0, "", "is not a regular file"))
-    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+    # The permission bits, not only access(): root may write anything, but a file marked read-only
+    # was marked so on purpose.
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK) or not path.stat().st_mode & 0o200:
         raise DeskError(Problem(rel, 0, "", "is read-only; make it (and its folder) writable to edit it"))
 
 
