@@ -283,8 +283,9 @@ def proposal_text(proposal: Any) -> str:
     lines = []
     if proposal.result is not None:
         r = proposal.result
-        recomputed = "" if r.recomputed is None else f"; recomputed {r.recomputed:.6g} {r.unit or ''}".rstrip()
-        lines.append(f"{safe(proposal.key)}: {r.status}{recomputed}: {safe(r.reason)}")
+        recomputed = "" if r.recomputed is None or "recomputed" in r.reason else \
+            f" (recomputed {r.recomputed:.6g} {r.unit or ''})".replace(" )", ")")
+        lines.append(f"{safe(proposal.key)}: {r.status}: {safe(r.reason)}{recomputed}")
     for problem in proposal.problems:
         lines.append(safe(problem))
     for near in proposal.near:

@@ -120,7 +120,8 @@ def yaml_input(text: str, what: str) -> Any:
 
 def suggest_id(text: str, taken: set[str], prefix: str = "") -> str:
     """lower_snake_case from the text's first meaningful words, unique among `taken`."""
-    words = [w for w in re.findall(r"[a-z0-9]+", text.lower().replace("'s", "")) if w not in _STOP]
+    words = [w.replace(".", "_") for w in re.findall(r"[a-z0-9]+(?:\.[0-9]+)?", text.lower().replace("'s", ""))
+             if w not in _STOP]
     base = "_".join(words[:6])[:50].strip("_") or "claim"
     if prefix:
         base = f"{prefix}_{base}"[:50].strip("_")
