@@ -1,8 +1,10 @@
 """Finding claims and showing one: fuzzy search over the desk, and a claim with everything around it.
 
-`find` scores every claim (its text, id and metric) and every source (its title and id) against a
-query with rapidfuzz's WRatio after `utils.default_process` (lower case, punctuation made spaces)
-and returns the best first. `show` gathers one claim's fields as written, its sources, its status
+`find` scores every claim (its text, id and metric, `_` read as a space) and every source (its
+title and id) against a query: the mean of rapidfuzz's `token_set_ratio` (100 when every word of
+the query is in the field: here a subset is what is wanted) and `WRatio` (how close the whole
+field is), both after `utils.default_process` (lower case, punctuation made spaces); a claim or
+source scores its best field, and those scoring 50 or more are returned, best first. `show` gathers one claim's fields as written, its sources, its status
 (the checker run in memory, as `claimdesk check --no-store` would), its history across the runs
 recorded in the store, what its check uses and what uses it: claims, model quantities (for a
 model parameter) and pages that name it in their prose. Both only read.
@@ -57,10 +59,15 @@ def find(desk_path: Path | str | None, query: str, limit: int = 10, today: dt.da
     fields = [f for entry in entries for f in entry[6]]
     owners = [i for i, entry in enumerate(entries) for _ in entry[6]]
     best: dict[int, float] = {}
-    for _, score, position in process.extract(query, fields, scorer=fuzz.WRatio, processor=utils.default_process,
-                                              limit=max(limit * 4, 20), score_cutoff=50):
-        owner = owners[position]
-        best[owner] = max(best.get(owner, 0.0), float(score))
+    if not fields:
+        return []
+    covered = process.cdist([query], fields, scorer=fuzz.token_set_ratio, processor=utils.default_process)[0]
+    similar = process.cdist([query], fields, scorer=fuzz.WRatio, processor=utils.default_process)[0]
+    for position, (coverage, closeness) in enumerate(zip(covered, similar)):
+        score = (float(coverage) + float(closeness)) / 2
+        if score >= 50:
+            owner = owners[position]
+            best[owner] = max(best.get(owner, 0.0), score)
     ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return [Hit(score, *entries[i][:6]) for i, score in ranked]
 
