@@ -318,7 +318,9 @@ def shown_text(shown: Any) -> str:
     lines.append("used by: " + (", ".join(f"{safe(i)} ({p}, {s})" for i, p, s in shown.used_by) or "no claim"))
     if shown.quantities:
         lines.append("model quantities using it: " + ", ".join(shown.quantities))
-    lines.append("named in prose: " + (", ".join(f"{p}:{n}" for p, n in shown.cited_in) or "nowhere"))
+    named = [f"{p}:{n}" for p, n in shown.cited_in]
+    more = f" and {len(named) - 20} more" if len(named) > 20 else ""
+    lines.append("named in prose: " + (", ".join(named[:20]) + more or "nowhere"))
     return "\n".join(lines)
 
 

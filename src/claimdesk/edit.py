@@ -309,7 +309,7 @@ def page_path(root: Path, page: str | Path) -> str:
     """The desk-relative path of a page given as `kb/x.md`, `x.md`, `x` or a path; refuses anything
     that is not a Markdown file inside kb/ (links included)."""
     given = Path(page)
-    candidates = [given] if given.is_absolute() else [Path.cwd() / given, root / given, root / "kb" / given]
+    candidates = [given] if given.is_absolute() else [root / "kb" / given, root / given, Path.cwd() / given]
     if not given.suffix:
         candidates += [c.with_suffix(".md") for c in candidates]
     kb = (root / "kb").resolve()

@@ -123,8 +123,10 @@ def _as_written(desk: Desk, path: str, where: str) -> dict[str, Any]:
 
 
 def _prose_mentions(desk: Desk, claim_id: str) -> list[tuple[str, int]]:
-    """Lines of page bodies that name the claim id as a word."""
-    pattern = re.compile(rf"(?<![A-Za-z0-9_]){re.escape(claim_id)}(?![A-Za-z0-9_])")
+    """Lines of page bodies that name the claim id: as a word when the id holds an underscore
+    (`oracle_pipeline` is no English word), only as `code` when it does not (`batch` is one)."""
+    word = rf"(?<![A-Za-z0-9_]){re.escape(claim_id)}(?![A-Za-z0-9_])"
+    pattern = re.compile(word if "_" in claim_id else rf"`{re.escape(claim_id)}`")
     found = []
     for record in desk.pages:
         try:

@@ -100,10 +100,11 @@ class Proposal:
 
 
 def _lines(raw: bytes) -> list[str]:
-    text = raw.decode("utf-8", "replace")
-    lines = text.splitlines(keepends=True)
-    if lines and not lines[-1].endswith(("\n", "\r")):
-        lines[-1] += "\n\\ No newline at end of file\n"
+    # Shown with "\n" whatever the file's line endings: the diff is for reading, the file keeps its own.
+    text = raw.decode("utf-8", "replace").removeprefix("\ufeff")
+    lines = [line.rstrip("\r\n") + "\n" for line in text.splitlines(keepends=True)]
+    if lines and not text.endswith(("\n", "\r")):
+        lines[-1] += "\\ No newline at end of file\n"
     return lines
 
 
