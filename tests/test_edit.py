@@ -243,3 +243,35 @@ def test_numbers_and_lists_keep_their_type() -> None:
                   ["a, b", "c]"], True, None):
         written = edit.yaml_value(value)
         assert edit.canonical(parse_yaml(f"k: {written}\n", "t").data["k"]) == edit.canonical(value), written
+
+
+@pytest.mark.parametrize(("page", "expected"), [
+    # a kept block scalar keeps its trailing blank lines; the claim goes after them
+    ("---\ntitle: x\nclaims:\n  - id: a\n    text: |+\n      kept\n\n\n---\nbody\n",
+     "---\ntitle: x\nclaims:\n  - id: a\n    text: |+\n      kept\n\n\n  - id: b\n    text: new\n---\nbody\n"),
+    # a comment after the last claim stays below the new one
+    ("---\ntitle: x\nclaims:\n  - id: a\n    text: |\n      clip\n\n  # trailing comment\n---\nbody\n",
+     "---\ntitle: x\nclaims:\n  - id: a\n    text: |\n      clip\n\n  - id: b\n    text: new\n  # trailing comment\n---\nbody\n"),
+    # a nested mapping last; items not indented under `claims:`
+    ("---\ntitle: x\nclaims:\n  - id: a\n    given:\n      batch: 8\n---\n",
+     "---\ntitle: x\nclaims:\n  - id: a\n    given:\n      batch: 8\n  - id: b\n    text: new\n---\n"),
+    ("---\ntitle: x\nclaims:\n- id: a\n  text: t\n---\n", "---\ntitle: x\nclaims:\n- id: a\n  text: t\n- id: b\n  text: new\n---\n"),
+    # a front-matter closed by `...`, a page that ends at its closing line, old Mac line endings
+    ("---\ntitle: x\nclaims:\n  - id: a\n    text: 't'\n...\n\tbody\n",
+     "---\ntitle: x\nclaims:\n  - id: a\n    text: 't'\n  - id: b\n    text: new\n...\n\tbody\n"),
+    ("---\ntitle: x\nclaims:\n  - id: a\n    text: t   # c\n---", "---\ntitle: x\nclaims:\n  - id: a\n    text: t   # c\n"
+     "  - id: b\n    text: new\n---"),
+    ("---\rtitle: x\rclaims:\r  - id: a\r    text: t\r---\rbody\r", "---\rtitle: x\rclaims:\r  - id: a\r    text: t\r"
+     "  - id: b\r    text: new\r---\rbody\r"),
+])
+def test_a_claim_is_inserted_exactly_on_unusual_pages(tmp_path: Path, page: str, expected: str) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb/p.md").write_bytes(page.encode())
+    assert edit.insert_claim(edit.read_page(tmp_path, "kb/p.md"), {"id": "b", "text": "new"}) == expected.encode()
+
+
+def test_items_it_cannot_place_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb/p.md").write_bytes(b"---\ntitle: x\nclaims:\n  -\n    id: a\n---\n")
+    with pytest.raises(edit.DeskError, match="not written as `- key: value` blocks"):
+        edit.insert_claim(edit.read_page(tmp_path, "kb/p.md"), {"id": "b", "text": "new"})
