@@ -240,3 +240,24 @@ def test_every_new_command_is_listed_in_help() -> None:
                             text=True).stdout
     for name in ("add", "update", "source", "new", "find", "show"):
         assert f"  {name} " in output
+
+
+def test_a_new_page_with_a_claim_builds_in_the_real_site(tmp_path: Path) -> None:
+    import shutil
+
+    from .conftest import REPO
+
+    root = tmp_path / "desk"
+    shutil.copytree(REPO, root, ignore=shutil.ignore_patterns(".venv", ".git", "site", "*.duckdb*", "__pycache__",
+                                                              "tests", "scripts", "src"))
+    assert claimdesk(root, "new", "Inference pricing").returncode == 0
+    added = claimdesk(root, "add", "inference-pricing", "--text", "An H100 rents for about $2 an hour.", "--stance",
+                      "neutral", "--source", "divergent_token_economics", "--as-of", "2026", "--value", "~2",
+                      "--unit", "USD/h", "--force")
+    assert added.returncode == 0, added.stderr
+    build = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
+                           cwd=root, capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert "inference-pricing/" in home and (tmp_path / "site" / "inference-pricing" / "index.html").exists()
+    assert claimdesk(root, "validate", "--no-warnings").returncode == 0
