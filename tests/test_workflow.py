@@ -261,3 +261,26 @@ def test_a_new_page_with_a_claim_builds_in_the_real_site(tmp_path: Path) -> None
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert "inference-pricing/" in home and (tmp_path / "site" / "inference-pricing" / "index.html").exists()
     assert claimdesk(root, "validate", "--no-warnings").returncode == 0
+
+
+def test_on_a_terminal_a_near_duplicate_is_asked_about_and_no_means_nothing_written(tmp_path: Path) -> None:
+    root = desk(tmp_path)
+    before = (root / "kb/base.md").read_bytes()
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(root)
+        os.execv(str(Path(sys.executable).parent / "claimdesk"),
+                 ["claimdesk", "add", "kb/base.md", "--text", "The cost of a million tokens falls to about $10.96 "
+                  "with eight concurrent streams.", "--stance", "neutral", "--source", "src_a", "--as-of", "2026"])
+    seen = ""
+    try:
+        for prompt, answer in (("value", ""), ("metric", ""), ("check", ""), ("Write anyway?", "n")):
+            seen = _read_until(fd, seen, prompt)
+            os.write(fd, answer.encode() + b"\r")
+        seen = _read_until(fd, seen, "nothing was written")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 1, seen
+    assert "near-duplicate" in seen and "batch8_cost" in seen
+    assert (root / "kb/base.md").read_bytes() == before
