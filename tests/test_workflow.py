@@ -284,3 +284,13 @@ def test_on_a_terminal_a_near_duplicate_is_asked_about_and_no_means_nothing_writ
     assert os.waitstatus_to_exitcode(status) == 1, seen
     assert "near-duplicate" in seen and "batch8_cost" in seen
     assert (root / "kb/base.md").read_bytes() == before
+
+
+def test_the_new_claims_error_is_shown_even_when_another_claim_has_the_same(tmp_path: Path) -> None:
+    page = ("---\ntitle: Bad\nclaims:\n  - id: old_bad\n    text: An old claim citing a missing source.\n"
+            "    stance: bull\n    sources: [missing_source]\n    as_of: 2026\n---\n")
+    root = write_desk(tmp_path / "desk", {"kb/bad.md": page})
+    result = claimdesk(root, "add", "kb/bad.md", "--text", "A new claim that cites the same missing source.",
+                       "--stance", "bear", "--source", "missing_source", "--as-of", "2026")
+    assert result.returncode == 1 and "claims[1].sources[0]: unknown source 'missing_source'" in result.stdout
+    assert (root / "kb/bad.md").read_text(encoding="utf-8") == page

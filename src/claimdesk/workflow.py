@@ -24,7 +24,7 @@ from typing import Any
 
 from . import duplicates, edit
 from .check import check_desk
-from .frontmatter import parse_yaml
+from .frontmatter import Loaded, parse_yaml
 from .kb import SOURCES_FILE, Desk, Located, find_root, load_desk, load_page
 from .model import build_model
 from .problems import DeskError, Problem
@@ -162,7 +162,8 @@ def propose_claim(desk_path: Path | str | None, page: str | Path, fields: dict[s
     if after_id is not None:
         after = next(i for i, c in enumerate(target.claims()) if isinstance(c, dict) and c.get("id") == after_id)
     new = edit.insert_claim(target, fields, after)
-    proposal = _judged(desk, target, new, str(fields["id"]), today, subject)
+    index = len(target.claims()) if after is None else after + 1
+    proposal = _judged(desk, target, new, str(fields["id"]), index, today, subject)
     others = [located for located in desk.claims() if located.claim.id != after_id]
     proposal.near = near_claims(str(fields.get("text", "")), others)
     return proposal
@@ -188,7 +189,7 @@ def propose_update(desk_path: Path | str | None, claim_id: str, value: Any, as_o
         if text:
             changes["text"] = text
         new = edit.replace_fields(target, index, changes)
-        return _judged(desk, target, new, claim_id, today, subject=claim_id)
+        return _judged(desk, target, new, claim_id, index, today, subject=claim_id)
     if not raw.get("metric"):
         raise DeskError(Problem(located.path, located.line, f"{located.field}.metric",
                                 f"'{claim_id}' has no metric: a newer figure is added as a claim on the same metric, "
@@ -207,16 +208,20 @@ def _without_id(fields: dict[str, Any], drop: bool) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if not (drop and k == "id")}
 
 
-def _judged(desk: Desk, target: edit.Page, new: bytes, key: str, today: dt.date | None,
+def _judged(desk: Desk, target: edit.Page, new: bytes, key: str, index: int, today: dt.date | None,
             subject: str | None = None) -> Proposal:
-    """Validate and check the desk with the page's new bytes, in memory, as validate and check do."""
+    """Validate and check the desk with the page's new bytes, in memory, as validate and check do.
+    The problems shown: every problem of the edited claim (claims[index] on the page), and the
+    desk's other problems that the edit brings (new on the page, or naming the claim's id)."""
     record = load_page(target.rel, new)
     pages = [record if p.path == target.rel else p for p in desk.pages]
     after = dataclasses.replace(desk, pages=pages)
     model_before, model_after = build_model(desk), build_model(after)
     before_problems = set(_problem_keys(validate_desk(desk, model_before)))
+    own = f"claims[{index}]"
     problems = [p for p in validate_desk(after, model_after)
-                if _key(p) not in before_problems and (p.path == target.rel or key in p.message)]
+                if (p.path == target.rel and (p.field == own or p.field.startswith((own + ".", own + "["))))
+                or (_key(p) not in before_problems and (p.path == target.rel or key in p.message))]
     run_before, run_after = check_desk(desk, today, model_before), check_desk(after, today, model_after)
     proposal = Proposal([edit_change(target, new)], key, problems)
     proposal.result = run_after.by_id().get(key)
@@ -313,8 +318,6 @@ def propose_source(desk_path: Path | str | None, entry: dict[str, Any], key: str
         raise DeskError(Problem(SOURCES_FILE, desk.source_lines[key], key, "a source with this id already exists"))
     if not _ID.fullmatch(key):
         raise DeskError(f"source id '{key}' is not lower_snake_case (a letter, then letters, digits or _)")
-    from .frontmatter import Loaded
-
     source, problems = validate_model(Source, entry, Loaded(), SOURCES_FILE, (key,))
     if source is None:
         raise DeskError([Problem(SOURCES_FILE, 0, p.field, p.message) for p in problems])
