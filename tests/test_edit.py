@@ -275,3 +275,13 @@ def test_items_it_cannot_place_are_refused(tmp_path: Path) -> None:
     (tmp_path / "kb/p.md").write_bytes(b"---\ntitle: x\nclaims:\n  -\n    id: a\n---\n")
     with pytest.raises(edit.DeskError, match="not written as `- key: value` blocks"):
         edit.insert_claim(edit.read_page(tmp_path, "kb/p.md"), {"id": "b", "text": "new"})
+
+
+@pytest.mark.parametrize("variant", ["lf", "crlf+bom"])
+def test_golden_bytes_after_source_add(tmp_path: Path, variant: str) -> None:
+    shape = crlf_bom if variant == "crlf+bom" else (lambda raw: raw)
+    root = write_desk(tmp_path / "desk", {"data/sources.yaml": shape((GOLDEN / "sources.yaml").read_bytes())})
+    result = claimdesk(root, "source", "add", "https://example.com/x?utm_source=a", "--title", "AI margins: a survey",
+                       "--publisher", "Example", "--published", "2026-05", "--kind", "article")
+    assert result.returncode == 0, result.stderr
+    assert (root / "data/sources.yaml").read_bytes() == shape((GOLDEN / "sources.added.yaml").read_bytes())

@@ -694,9 +694,11 @@ def append_entry(raw: bytes, rel: str, key: str, fields: dict[str, Any]) -> byte
     end = last_value.last_pos()
     at = text.offset(end) if end[1] == 0 else text.line_end(end)
     newline = text.newline(at)
-    inner = 2
-    if last_value.kind == "map" and not last_value.flow and last_value.items:
-        inner = last_value.items[0].start[1] - last_key.start[1]
+    inner = 2  # the fields' indentation: as the nearest entry written as a block has them
+    for entry_key, entry in reversed(pairs):
+        if entry.kind == "map" and not entry.flow and entry.items:
+            inner = entry.items[0].start[1] - entry_key.start[1]
+            break
     spaced = len(pairs) > 1 and not text.line_text((last_key.start[0] - 1, 0)).strip()
     lead = " " * last_key.start[1]
     block = (newline if spaced else "") + f"{lead}{yaml_value(key)}:{newline}"
