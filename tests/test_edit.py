@@ -263,6 +263,9 @@ def test_numbers_and_lists_keep_their_type() -> None:
      "  - id: b\n    text: new\n---"),
     ("---\rtitle: x\rclaims:\r  - id: a\r    text: t\r---\rbody\r", "---\rtitle: x\rclaims:\r  - id: a\r    text: t\r"
      "  - id: b\r    text: new\r---\rbody\r"),
+    # U+2028 and U+0085 break lines for libyaml, not for the desk: positions still fit
+    ('---\ntitle: "x\u2028y\x85z"\nclaims:\n  - id: a\n---\n',
+     '---\ntitle: "x\u2028y\x85z"\nclaims:\n  - id: a\n  - id: b\n    text: new\n---\n'),
 ])
 def test_a_claim_is_inserted_exactly_on_unusual_pages(tmp_path: Path, page: str, expected: str) -> None:
     (tmp_path / "kb").mkdir()

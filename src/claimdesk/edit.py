@@ -22,6 +22,7 @@ so it can also walk mkdocs.yml, whose `!!python/name` tags the desk's loader rig
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import errno
@@ -55,7 +56,7 @@ TEST_READ_PAUSE_ENV = "CLAIMDESK_TEST_EDIT_READ_PAUSE"
 LOCK_WAIT = 10.0  # seconds to wait for another claimdesk writing the same file
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
-Pos = tuple[int, int]  # (line, column), 0-based, in the YAML text
+Pos = tuple[int, int]  # (line, column), 0-based, in the YAML text, lines ending at "\n" only
 
 
 # -- the position tree ---------------------------------------------------------------------
@@ -98,9 +99,19 @@ class Node:
 
 def yaml_tree(text: str) -> Node | None:
     """The position tree of one YAML document (None when it is empty). Raises DeskError when it
-    does not parse, uses anchors or aliases, or nests deeper than MAX_DEPTH."""
+    does not parse, uses anchors or aliases, or nests deeper than MAX_DEPTH.
+
+    `text` has "\n" line endings. Positions are worked out from libyaml's character index, not its
+    line count: libyaml also breaks lines at U+0085, U+2028 and U+2029, which the desk (and every
+    editor) reads as characters inside a line."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise DeskError(f"larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def position(index: int) -> Pos:
+        line = bisect.bisect_right(line_starts, index) - 1
+        return line, index - line_starts[line]
+
     parser = _Parser(text)
     stack: list[Node] = []
     root: Node | None = None
@@ -109,8 +120,8 @@ def yaml_tree(text: str) -> Node | None:
             if isinstance(event, ev.AliasEvent) or getattr(event, "anchor", None):
                 raise DeskError("anchors and aliases are not supported by claimdesk's editor")
             marks = event.start_mark, event.end_mark
-            start = (marks[0].line, marks[0].column) if marks[0] else (0, 0)
-            end = (marks[1].line, marks[1].column) if marks[1] else start
+            start = position(marks[0].index) if marks[0] else (0, 0)
+            end = position(marks[1].index) if marks[1] else start
             node: Node | None = None
             if isinstance(event, ev.ScalarEvent):
                 node = Node("scalar", start, end, value=event.value, style=event.style or None, tag=event.tag)
@@ -623,7 +634,7 @@ def add_nav_entry(root: Path, title: str, page: str) -> tuple[bytes, bytes] | No
     writable(path, "mkdocs.yml")
     raw = path.read_bytes()
     text = Text.of(raw, "mkdocs.yml")
-    tree = yaml_tree(text.text)
+    tree = yaml_tree(_NEWLINE.sub("\n", text.text))
     found = tree.get("nav") if tree is not None and tree.kind == "map" else None
     if found is None:
         return None
@@ -643,7 +654,7 @@ def add_nav_entry(root: Path, title: str, page: str) -> tuple[bytes, bytes] | No
     block = f"{match.group(1)}-{match.group(2)}{_flow_item(title)}: {_flow_item(page)}{newline}"
     splice = Splice(at, at, block)
     new = proven(text, splice)
-    after = yaml_tree(Text.of(new, "mkdocs.yml").text)
+    after = yaml_tree(_NEWLINE.sub("\n", Text.of(new, "mkdocs.yml").text))
     expected_nav = Node("seq", nav.start, nav.end, items=[*nav.items, _entry_node(entry)])
     if after is None or _without_nav(after) != _without_nav(tree) or _nav_plain(after) != _styleless(expected_nav.plain()):
         raise DeskError(Problem("mkdocs.yml", 0, "nav", "the edited nav would not read back as intended; "
@@ -686,7 +697,7 @@ def append_entry(raw: bytes, rel: str, key: str, fields: dict[str, Any]) -> byte
                                                                "`claimdesk validate`); nothing was written")])
     if key in loaded.data:
         raise DeskError(Problem(rel, loaded.line_of((key,)), key, "already exists"))
-    tree = yaml_tree(text.text)
+    tree = yaml_tree(_NEWLINE.sub("\n", text.text))
     if tree is None or tree.kind != "map" or tree.flow or not tree.items:
         raise DeskError(Problem(rel, 0, "", "is not a block mapping of entries; add the entry by hand"))
     pairs = list(tree.pairs())
