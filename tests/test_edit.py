@@ -288,3 +288,27 @@ def test_golden_bytes_after_source_add(tmp_path: Path, variant: str) -> None:
                        "--publisher", "Example", "--published", "2026-05", "--kind", "article")
     assert result.returncode == 0, result.stderr
     assert (root / "data/sources.yaml").read_bytes() == shape((GOLDEN / "sources.added.yaml").read_bytes())
+
+
+def test_every_bundled_page_takes_a_claim_and_every_figure_can_be_replaced(tmp_path: Path) -> None:
+    """On the real pages (folded texts, flow lists, comments): adding a claim and replacing each
+    value succeed, and each result is proven by edit.py itself (bytes outside the span, data)."""
+    from .conftest import REPO
+
+    pages = sorted((REPO / "kb").glob("*.md"))
+    assert len(pages) >= 5
+    replaced = 0
+    for source in pages:
+        (tmp_path / "kb").mkdir(exist_ok=True)
+        (tmp_path / "kb" / source.name).write_bytes(source.read_bytes())
+        page = edit.read_page(tmp_path, f"kb/{source.name}")
+        if not page.claims():
+            continue
+        edit.insert_claim(page, {"id": "new_claim", "text": "A new claim.", "stance": "bull", "sources": ["src_a"],
+                                 "as_of": YamlNumber("2026")})
+        edit.insert_claim(page, {"id": "next_to_first", "text": "Next to the first."}, after=0)
+        for index, claim in enumerate(page.claims()):
+            if "value" in claim:
+                edit.replace_fields(page, index, {"value": YamlNumber("1"), "as_of": "2026-06"})
+                replaced += 1
+    assert replaced >= 50
