@@ -294,3 +294,23 @@ def test_the_new_claims_error_is_shown_even_when_another_claim_has_the_same(tmp_
                        "--stance", "bear", "--source", "missing_source", "--as-of", "2026")
     assert result.returncode == 1 and "claims[1].sources[0]: unknown source 'missing_source'" in result.stdout
     assert (root / "kb/bad.md").read_text(encoding="utf-8") == page
+
+
+def test_update_on_a_terminal_offers_the_old_text(tmp_path: Path) -> None:
+    root = desk(tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(root)
+        os.execv(str(Path(sys.executable).parent / "claimdesk"),
+                 ["claimdesk", "update", "batch8_cost", "--value", "~11", "--as-of", "2026-06", "--id", "batch8_june"])
+    seen = ""
+    try:
+        seen = _read_until(fd, seen, "text of the new claim [With eight concurrent streams")
+        os.write(fd, b"With eight streams a million tokens cost about $11 in June.\r")
+        seen = _read_until(fd, seen, "added batch8_june to kb/costs.md")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, seen
+    assert "text: With eight streams a million tokens cost about $11 in June." in \
+        (root / "kb/costs.md").read_text(encoding="utf-8")
