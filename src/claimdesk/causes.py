@@ -19,7 +19,7 @@ Dates are computed with freshness.py, the one place for date arithmetic. Nothing
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -69,10 +69,36 @@ def changed_results(store: Store, a: int, b: int) -> list[Change]:
         side = new or old
         assert side is not None
         found.append(_Row(row[0], side["kind"], side["path"], side["line"], old, new))
+    found += _citing_removed_sources(store, a, b, columns, {row.claim_id for row in found})
     if not found:
         return []
     lookup = _Lookup(store, a, b, found)
     return [lookup.change(row) for row in found]
+
+
+def _citing_removed_sources(store: Store, a: int, b: int, columns: tuple[str, ...], known: set[str]) -> list[_Row]:
+    """Claims citing a source that was removed between the runs: a removed source is a format
+    error, not a different result, but the report names the claims it leaves without a source."""
+    before, after = context(store, a), context(store, b)
+    if before is None or after is None:
+        return []
+    removed = set(before.sources) - set(after.sources)
+    if not removed:
+        return []
+    rows = store.select(f"""
+        SELECT i.input_id, i.fields, {', '.join('r.' + c for c in columns)}
+        FROM input_versions i JOIN result_versions r ON r.claim_id = i.input_id AND r.path = i.path
+        WHERE i.first_run <= $1 AND coalesce(i.last_run, {_OPEN}) >= $1
+          AND r.first_run <= $1 AND coalesce(r.last_run, {_OPEN}) >= $1 AND i.kind IN ('claim', 'parameter')
+          AND i.input_id NOT IN (SELECT path FROM known)
+          AND list_has_any(from_json(i.fields->'sources', '["VARCHAR"]'), $2::VARCHAR[])
+        ORDER BY r.kind = 'claim', r.path, r.line, i.input_id""", [b, sorted(removed)], known=known)
+    found = []
+    for claim_id, fields, *values in rows:
+        if removed & set(json.loads(fields).get("sources") or ()):
+            result = dict(zip(columns, values))
+            found.append(_Row(claim_id, result["kind"], result["path"], result["line"], result, result))
+    return found
 
 
 def involves(status: str | None, also: Iterable[str] | None, wanted: str) -> bool:
@@ -137,7 +163,7 @@ class _Lookup:
                           path=row.path)]
         causes: list[Cause] = []
         if mine_b is not None:
-            causes += [Cause(type="claim_edited", text=f"the claim was edited: {text}", subject=row.claim_id,
+            causes += [Cause(type="claim_edited", text=f"the {row.kind} was edited: {text}", subject=row.claim_id,
                              path=row.path, field=name, old=before, new=after)
                        for name, before, after, text in _field_changes(mine_a.fields, mine_b.fields)]
         causes += self._inputs(row)
@@ -165,8 +191,7 @@ class _Lookup:
             if before is None or after is None:
                 there = after or before
                 assert there is not None
-                kind = "input_added" if before is None else "input_removed"
-                causes.append(Cause(type=kind, text=f"{_subject(there)} was {'added' if before is None else 'removed'}",
+                causes.append(Cause(type="input_added" if before is None else "input_removed", text=f"{_subject(there)} was {'added' if before is None else 'removed'}",
                                     subject=name, path=there.path))
                 continue
             edits = _field_changes(before.fields, after.fields)
@@ -208,7 +233,8 @@ class _Lookup:
 
     def _sources(self, mine_a: Input | None, mine_b: Input | None) -> list[Cause]:
         assert self.context_a is not None and self.context_b is not None
-        cited = set((mine_b or mine_a).fields.get("sources") or ()) if (mine_b or mine_a) else set()
+        mine = mine_b or mine_a
+        cited = set(mine.fields.get("sources") or ()) if mine is not None else set()
         gone = cited & (set(self.context_a.sources) - set(self.context_b.sources))
         return [Cause(type="source_removed", text=f"source {source} was removed from data/sources.yaml",
                       subject=source, path="data/sources.yaml") for source in sorted(gone)]
@@ -298,7 +324,7 @@ def _one(versions: list[Input] | None, path: str | None = None) -> Input | None:
 
 def _field_changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str | None, str | None, str]]:
     """(field, old, new, "field old → new") for each field that differs, in the claim format's order."""
-    changes = []
+    changes: list[tuple[str, str | None, str | None, str]] = []
     names = [n for n in FIELD_ORDER if n in before or n in after] + \
         sorted(n for n in set(before) | set(after) if n not in FIELD_ORDER)
     for name in names:
@@ -347,7 +373,3 @@ def _check_names(check: str | None) -> list[str]:
 
     return check_names(check) or []
 
-
-def run_day(store: Store, run_id: int) -> dt.date | None:
-    rows = store.select("SELECT today FROM runs WHERE run_id = ?", [run_id])
-    return rows[0][0] if rows else None

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from typing import TYPE_CHECKING, Any
 
-from .report_schema import ChartData, ModelCurve, MetricSeries, Report, RunCounts
+from .report_schema import ChartData, MetricSeries, ModelCurve, Report, RunCounts
 from .schema import STATUSES
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # One colour per status, most severe first (colour-blind safe where it matters: error and ok).
 COLOURS = {"error": "#b2182b", "mismatch": "#ef8a62", "conflict": "#8856a7", "stale": "#999999",
            "due": "#2b8cbe", "ok": "#1a9850", "unchecked": "#d9d9d9"}
-_STYLE = {"svg.hashsalt": "claimdesk", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9,
+_STYLE: dict[str, Any] = {"svg.hashsalt": "claimdesk", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9,
           "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
 
 
@@ -31,7 +31,7 @@ def render_charts(report: Report) -> dict[str, bytes]:
     matplotlib.use("Agg")
     data: ChartData = report.chart_data
     drawn: dict[str, bytes] = {}
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         for chart in report.charts:
             if chart.kind == "status_history":
                 figure = _status_history(data.status_history)

@@ -92,10 +92,10 @@ def record(store: Store, run_id: int, context: RunContext, pages: set[str] | Non
                   context.claimdesk_version, context.code_fingerprint])
     claim_filter = "" if pages is None else "WHERE c.path IN (SELECT path FROM scope)"
     in_scope = "TRUE" if pages is None else "(kind <> 'claim' OR path IN (SELECT path FROM scope))"
-    lists = {} if pages is None else {"scope": pages}
+    lists: dict[str, set[str]] = {} if pages is None else {"scope": pages}
     # A version equal to one still open carries on; an open one with no equal ends; the rest start.
     store.select(f"""CREATE OR REPLACE TEMP TABLE new_inputs AS
-                     {_INPUTS_SQL.format(claim_filter=claim_filter)}""", **lists)
+                     {_INPUTS_SQL.format(claim_filter=claim_filter)}""", (), **lists)
     same = "n.kind = v.kind AND n.input_id = v.input_id AND n.path = v.path AND n.line = v.line " \
            "AND n.fields = v.fields"
     store.select(f"""CREATE OR REPLACE TEMP TABLE unchanged_inputs AS

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .causes import changed_results, involves
+from .causes import changed_results
 from .dependencies import context
 from .expr import ExprError
 from .freshness import Period, Threshold
