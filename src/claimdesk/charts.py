@@ -1,14 +1,19 @@
 """The nightly report's charts as SVG files, drawn with matplotlib from the Report's chart data.
 
 Charts are deterministic: the same data gives the same bytes (no date in the file, a fixed hash
-salt for the ids matplotlib puts in SVG, text drawn as paths, a fixed style), so that a report's
-diff shows only real change. Nothing here reads the store or the desk: only the Report.
+salt for the ids matplotlib puts in SVG, text kept as text, a fixed style), so that a report's
+diff shows only real change; and a chart whose data did not change is not drawn again
+(`chart_keys`). Nothing here reads the store or the desk: only the Report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
+from collections.abc import Collection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .report_schema import ChartData, MetricSeries, ModelCurve, Report, RunCounts
@@ -20,19 +25,44 @@ if TYPE_CHECKING:
 # One colour per status, most severe first (colour-blind safe where it matters: error and ok).
 COLOURS = {"error": "#b2182b", "mismatch": "#ef8a62", "conflict": "#8856a7", "stale": "#999999",
            "due": "#2b8cbe", "ok": "#1a9850", "unchecked": "#d9d9d9"}
-_STYLE: dict[str, Any] = {"svg.hashsalt": "claimdesk", "svg.fonttype": "path", "font.family": "DejaVu Sans", "font.size": 9,
+_STYLE: dict[str, Any] = {"svg.hashsalt": "claimdesk", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9,
           "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
 
 
-def render_charts(report: Report) -> dict[str, bytes]:
-    """Chart file (relative to the report folder, as listed in `report.charts`) -> SVG bytes."""
+def chart_keys(report: Report) -> dict[str, str]:
+    """Chart file -> a key of everything its bytes depend on (its data, this module, matplotlib's
+    version): a chart whose key is unchanged need not be drawn again."""
+    import importlib.metadata
+
+    base = hashlib.blake2b(Path(__file__).read_bytes() + importlib.metadata.version("matplotlib").encode(),
+                           digest_size=8).hexdigest()
+    data = report.chart_data
+    keys = {}
+    for chart in report.charts:
+        if chart.kind == "status_history":
+            part: Any = [run.model_dump() for run in data.status_history]
+        elif chart.kind == "model_curve":
+            part = data.model_curve.model_dump() if data.model_curve else None
+        else:
+            part = [s.model_dump() for s in data.metrics if chart.file.endswith(_file_tail(s))]
+        text = json.dumps([base, chart.title, part], sort_keys=True)
+        keys[chart.file] = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    return keys
+
+
+def render_charts(report: Report, only: Collection[str] | None = None) -> dict[str, bytes]:
+    """Chart file (relative to the report folder, as listed in `report.charts`) -> SVG bytes;
+    with `only`, just those files."""
+    wanted = [chart for chart in report.charts if only is None or chart.file in only]
+    if not wanted:
+        return {}
     import matplotlib
 
     matplotlib.use("Agg")
     data: ChartData = report.chart_data
     drawn: dict[str, bytes] = {}
     with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
-        for chart in report.charts:
+        for chart in wanted:
             if chart.kind == "status_history":
                 figure = _status_history(data.status_history)
             elif chart.kind == "model_curve" and data.model_curve is not None:

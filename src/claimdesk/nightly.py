@@ -17,9 +17,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,18 +88,35 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
     result = NightlyOutcome(report, outcome.store or "", target, incremental=outcome.incremental,
                             problems=outcome.problems)
     step("drawing the charts")
-    from .charts import render_charts
+    from .charts import chart_keys, render_charts
 
-    charts = render_charts(report)
+    keys = chart_keys(report)
+    drawn_before = _chart_keys_read(target)
+    unchanged = {name for name, key in keys.items() if drawn_before.get(name) == key and (target / name).exists()}
+    charts = render_charts(report, set(keys) - unchanged)
     step("writing the report's files")
     archive = kept["archive"]
     assert isinstance(archive, list)
-    result.written = write_files(report, charts, archive, target)
+    result.written = write_files(report, charts, archive, target, keep=unchanged)
+    write_atomic(target / CHART_KEYS, json.dumps(keys, indent=1, sort_keys=True).encode())
     return result
 
 
-def write_files(report: Report, charts: dict[str, bytes], archive: list[_Archived], folder: Path) -> list[Path]:
-    """The report's files in `folder`, each written atomically; returns them."""
+CHART_KEYS = "charts/.keys.json"  # chart file -> the key of the data it was drawn from (charts.chart_keys)
+
+
+def _chart_keys_read(folder: Path) -> dict[str, str]:
+    try:
+        keys = json.loads((folder / CHART_KEYS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return keys if isinstance(keys, dict) else {}
+
+
+def write_files(report: Report, charts: dict[str, bytes], archive: list[_Archived], folder: Path,
+                keep: Collection[str] = ()) -> list[Path]:
+    """The report's files in `folder`, each written atomically; returns them. `keep`: chart files
+    already there and current."""
     from .report_render import markdown, summary
 
     stem = f"{report.today}-run-{report.run_id}"
@@ -118,7 +136,7 @@ def write_files(report: Report, charts: dict[str, bytes], archive: list[_Archive
         written.append(target)
     charts_folder = folder / "charts"
     for old in sorted(charts_folder.glob("*.svg")):  # charts of metrics no longer shown
-        if f"charts/{old.name}" not in charts:
+        if f"charts/{old.name}" not in charts and f"charts/{old.name}" not in keep:
             old.unlink()
     return written
 
