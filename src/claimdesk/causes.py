@@ -55,8 +55,13 @@ def changed_results(store: Store, a: int, b: int) -> list[Change]:
     differs = " OR ".join(f"a.{c} IS DISTINCT FROM b.{c}" for c in ("status", "stated", "recomputed", "reason",
                                                                     "also"))
     rows = store.select(f"""
-        WITH a AS (SELECT * FROM result_versions WHERE first_run <= $1 AND coalesce(last_run, {_OPEN}) >= $1),
-             b AS (SELECT * FROM result_versions WHERE first_run <= $2 AND coalesce(last_run, {_OPEN}) >= $2)
+        WITH moved AS (  -- a result that differs starts or ends a version between the runs
+            SELECT claim_id FROM result_versions WHERE (first_run > $1 AND first_run <= $2)
+                                                    OR (last_run >= $1 AND last_run < $2)),
+        a AS (SELECT * FROM result_versions WHERE first_run <= $1 AND coalesce(last_run, {_OPEN}) >= $1
+                                              AND claim_id IN (SELECT claim_id FROM moved)),
+        b AS (SELECT * FROM result_versions WHERE first_run <= $2 AND coalesce(last_run, {_OPEN}) >= $2
+                                              AND claim_id IN (SELECT claim_id FROM moved))
         SELECT coalesce(b.claim_id, a.claim_id) AS claim_id, {picked}
         FROM a FULL JOIN b ON a.claim_id = b.claim_id
         WHERE a.first_run IS DISTINCT FROM b.first_run AND ({differs})

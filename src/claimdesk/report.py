@@ -158,9 +158,11 @@ def _still_failing(store: Store, run_id: int, previous: int | None, failing: lis
     rows = store.select(f"""
         WITH now_ AS (SELECT * FROM result_versions WHERE {_at('$1')} AND status IN (SELECT path FROM failing)),
              before AS (SELECT claim_id FROM result_versions WHERE {_at('$2')} AND status IN (SELECT path FROM failing))
-        SELECT claim_id, path, line, status, reason FROM now_ WHERE claim_id IN (SELECT claim_id FROM before)
-        ORDER BY kind = 'claim', path, line, claim_id""", [run_id, previous], failing=failing)
-    shown = rows[:MAX_ITEMS]
+        SELECT claim_id, path, line, status, reason, count(*) OVER () FROM now_
+        WHERE claim_id IN (SELECT claim_id FROM before)
+        ORDER BY kind = 'claim', path, line, claim_id LIMIT {MAX_ITEMS}""", [run_id, previous], failing=failing)
+    total = rows[0][-1] if rows else 0
+    shown = [row[:-1] for row in rows]
     versions = store.select(f"""
         SELECT v.claim_id, v.first_run, coalesce(v.last_run, {_OPEN}), v.status, r.today
         FROM result_versions v JOIN runs r ON r.run_id = v.first_run
@@ -179,7 +181,7 @@ def _still_failing(store: Store, run_id: int, previous: int | None, failing: lis
             since_run, since_day, expected = first, day, first - 1
         items.append(Failing(claim_id=claim_id, path=path, line=line, status=status, reason=reason,
                              since_run=since_run, since_day=since_day.isoformat() if since_day else ""))
-    return FailingSection(total=len(rows), items=items)
+    return FailingSection(total=total, items=items)
 
 
 def _flip_flops(store: Store, run_id: int) -> FlipFlopSection:
@@ -188,6 +190,8 @@ def _flip_flops(store: Store, run_id: int) -> FlipFlopSection:
     rows = store.select(f"""
         SELECT claim_id, arg_max(path, first_run), list(status ORDER BY first_run)
         FROM result_versions WHERE coalesce(last_run, {_OPEN}) >= $1 AND first_run <= $2
+          -- a change within the window starts a version within it: only those claims can flip
+          AND claim_id IN (SELECT claim_id FROM result_versions WHERE first_run > $1 AND first_run <= $2)
         GROUP BY claim_id HAVING count(*) > {FLIP_CHANGES} ORDER BY claim_id""", [window, run_id])
     found = []
     for claim_id, path, statuses in rows:
@@ -204,24 +208,26 @@ def _involving(status: str) -> str:
 
 
 def _stale(store: Store, run_id: int, today: dt.date, threshold: Threshold | None) -> StaleSection:
+    total = int(store.select(f"SELECT count(*) FROM result_versions WHERE {_at('$1')} AND {_involving('stale')}",
+                             [run_id])[0][0])
     rows = store.select(f"""
+        WITH shown AS (SELECT * FROM result_versions WHERE {_at('$1')} AND {_involving('stale')}
+                       ORDER BY as_of_end NULLS LAST, claim_id LIMIT {MAX_ITEMS}),
+        own AS (SELECT path, claim_id, stale_after_count, stale_after_period FROM claims
+                WHERE claim_id IN (SELECT claim_id FROM shown)
+                UNION ALL SELECT path, parameter_id, stale_after_count, stale_after_period FROM parameters)
         SELECT r.claim_id, r.path, r.line, r.as_of_written, r.as_of_start, r.as_of_end, r.status, r.reason, r.also,
-               c.stale_after_count, c.stale_after_period
-        FROM result_versions r LEFT JOIN (
-            SELECT path, claim_id, any_value(stale_after_count) AS stale_after_count,
-                   any_value(stale_after_period) AS stale_after_period FROM claims GROUP BY ALL
-            UNION ALL SELECT path, parameter_id, any_value(stale_after_count), any_value(stale_after_period)
-            FROM parameters GROUP BY ALL) c USING (path, claim_id)
-        WHERE {_at('$1')} AND {_involving('stale')}
-        ORDER BY r.as_of_end NULLS LAST, r.claim_id""", [run_id])
+               any_value(c.stale_after_count), any_value(c.stale_after_period)
+        FROM shown r LEFT JOIN own c USING (path, claim_id)
+        GROUP BY ALL ORDER BY r.as_of_end NULLS LAST, r.claim_id""", [run_id])
     items = []
-    for claim_id, path, line, as_of, start, end, status, reason, also, count, period in rows[:MAX_ITEMS]:
+    for claim_id, path, line, as_of, start, end, status, reason, also, count, period in rows:
         expires = _expires(start, end, as_of, count, period, threshold)
         why = reason if status == "stale" else next((a[len("stale: "):] for a in also or () if a.startswith("stale:")),
                                                     reason)
         items.append(Stale(claim_id=claim_id, path=path, line=line, as_of=as_of,
                            stale_since=expires.isoformat() if expires and expires <= today else None, reason=why))
-    return StaleSection(total=len(rows), items=items)
+    return StaleSection(total=total, items=items)
 
 
 def _going_stale(store: Store, run_id: int, today: dt.date, threshold: Threshold | None) -> GoingStaleSection:
@@ -237,16 +243,17 @@ def _going_stale(store: Store, run_id: int, today: dt.date, threshold: Threshold
             expiring[_combo_key(end, count, period)] = expires
     key = "concat_ws('|', as_of_end::VARCHAR, coalesce(stale_after_count::VARCHAR, ''), coalesce(stale_after_period, ''))"
     rows = store.select(f"""
-        WITH current AS (SELECT claim_id FROM result_versions WHERE {_at('$1')} AND NOT {_involving('stale')}),
-        everything AS (SELECT claim_id, path, line, as_of_written, as_of_end, review_by, stale_after_count,
-                              stale_after_period, {key} AS combo FROM claims
-                       UNION ALL
-                       SELECT parameter_id, path, line, as_of_written, as_of_end, review_by, stale_after_count,
-                              stale_after_period, {key} FROM parameters)
+        WITH everything AS (SELECT claim_id, path, line, as_of_written, as_of_end, review_by, stale_after_count,
+                                   stale_after_period, {key} AS combo FROM claims
+                            UNION ALL
+                            SELECT parameter_id, path, line, as_of_written, as_of_end, review_by, stale_after_count,
+                                   stale_after_period, {key} FROM parameters),
+        candidates AS (SELECT * FROM everything
+                       WHERE combo IN (SELECT path FROM expiring) OR (review_by >= $2 AND review_by < $3))
         SELECT claim_id, path, line, as_of_written, as_of_end, review_by, stale_after_count, stale_after_period, combo
-        FROM everything
-        WHERE claim_id IN (SELECT claim_id FROM current)
-          AND (combo IN (SELECT path FROM expiring) OR (review_by >= $2 AND review_by < $3))""",
+        FROM candidates
+        WHERE claim_id IN (SELECT claim_id FROM result_versions WHERE claim_id IN (SELECT claim_id FROM candidates)
+                           AND {_at('$1')} AND NOT {_involving('stale')})""",
                         [run_id, today, horizon], expiring=set(expiring))
     items = []
     for claim_id, path, line, as_of, _, review_by, count, period, combo in rows:
@@ -272,13 +279,14 @@ def _forecasts(store: Store, today: dt.date) -> ForecastSection:
 
 
 def _conflicts(store: Store, run_id: int) -> ConflictSection:
-    rows = store.select(f"""SELECT claim_id, path, line, status, reason, also FROM result_versions
-                            WHERE {_at('$1')} AND {_involving('conflict')} ORDER BY path, line, claim_id""", [run_id])
+    rows = store.select(f"""SELECT claim_id, path, line, status, reason, also, count(*) OVER () FROM result_versions
+                            WHERE {_at('$1')} AND {_involving('conflict')} ORDER BY path, line, claim_id
+                            LIMIT {MAX_ITEMS}""", [run_id])
     items = []
-    for claim_id, path, line, status, reason, also in rows[:MAX_ITEMS]:
+    for claim_id, path, line, status, reason, also, _ in rows:
         why = reason if status == "conflict" else next(a[len("conflict: "):] for a in also if a.startswith("conflict:"))
         items.append(Conflict(claim_id=claim_id, path=path, line=line, reason=why))
-    return ConflictSection(total=len(rows), items=items)
+    return ConflictSection(total=rows[0][-1] if rows else 0, items=items)
 
 
 def _stances(store: Store) -> list[PageStances]:
