@@ -352,3 +352,33 @@ def test_out_folder_and_unreadable_desk(desk: Path, tmp_path: Path) -> None:
     empty.mkdir()
     result = CliRunner().invoke(main, ["nightly", str(empty)])
     assert result.exit_code == 2 and "claimdesk:" in result.stderr and "Traceback" not in result.output
+
+
+def test_recorded_inputs_equal_the_desk_after_every_kind_of_run(desk: Path) -> None:
+    """Runs record only the inputs of changed pages when they can (the latest run saw the pages as
+    they were); what a run holds must still be every claim's, parameter's and quantity's fields."""
+    from claimdesk.dependencies import _INPUTS_SQL
+
+    def recorded_equals_desk() -> None:
+        with duckdb.connect(str(desk / "data" / "claimdesk.duckdb"), read_only=True) as con:
+            latest = con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+            recorded = sorted(con.execute(
+                "SELECT kind, input_id, path, line, fields FROM input_versions "
+                "WHERE first_run <= ? AND coalesce(last_run, 2147483647) >= ?", [latest, latest]).fetchall())
+            now = sorted(con.execute(_INPUTS_SQL.format(claim_filter="")).fetchall())
+        assert recorded == now and len(now) > 10
+
+    nightly(desk)
+    recorded_equals_desk()
+    (desk / "kb" / "costs.md").write_text(page(cost40="~2.50"), encoding="utf-8")
+    nightly(desk)  # incremental
+    recorded_equals_desk()
+    (desk / "kb" / "other.md").write_text(page().replace("id: ", "id: other_"), encoding="utf-8")
+    nightly(desk, today="2026-11-25")  # a new day: a full run, scoped to the changed page
+    recorded_equals_desk()
+    (desk / "kb" / "other.md").unlink()
+    # An ingest between runs takes the change in: the next run compares every claim, not only its own changes.
+    assert CliRunner().invoke(main, ["ingest", str(desk)]).exit_code == 0
+    edit(desk / "data" / "models" / "token_cost.yaml", "    value: 3\n    unit: USD/Mtok", "    value: 4\n    unit: USD/Mtok")
+    nightly(desk, today="2026-11-26")
+    recorded_equals_desk()

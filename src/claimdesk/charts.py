@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 COLOURS = {"error": "#b2182b", "mismatch": "#ef8a62", "conflict": "#8856a7", "stale": "#999999",
            "due": "#2b8cbe", "ok": "#1a9850", "unchecked": "#d9d9d9"}
 _STYLE: dict[str, Any] = {"svg.hashsalt": "claimdesk", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9,
+                          "text.parse_math": False,
           "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
 
 

@@ -134,15 +134,19 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
         clock.lap("ingest")
         model = build_model(stats.desk)  # from the model files only: all of them are read
         base = _base(today, model, stats)
-        previous = store.run_base() if incremental else None
+        latest = store.run_base()
+        previous = latest if incremental else None
         context = run_context(stats.desk, model, today, CODE_FINGERPRINT)
+        changed = set(stats.changed) | set(stats.gone) | stats.problem_pages_before | \
+            {r.path for r in stats.desk.pages if r.problems}
+        # The claims' recorded fields can differ only on the changed pages when the latest run saw
+        # the pages as they were before this ingest and recorded its own dependencies.
+        scoped = latest is not None and latest.get("pages_version") == stats.pages_version and \
+            bool(store.select("SELECT 1 FROM run_context WHERE run_id = ?", [latest.get("run_id")]))
+        also = _recording(store, model, context, changed if scoped else None, after_record)
         if previous is not None and previous == dict(base, run_id=previous.get("run_id")):
-            changed = set(stats.changed) | set(stats.gone) | stats.problem_pages_before | \
-                {r.path for r in stats.desk.pages if r.problems}
-            also = _recording(store, model, context, changed, after_record)
             outcome = _incremental(store, stats, model, today, started, base, previous["run_id"], clock, also)
         else:
-            also = _recording(store, model, context, None, after_record)
             outcome = _full(store, stats, model, today, started, base, clock, also)
     clock.lap("close")
     outcome.phases = clock.laps
