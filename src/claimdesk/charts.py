@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 COLOURS = {"error": "#b2182b", "mismatch": "#ef8a62", "conflict": "#8856a7", "stale": "#999999",
            "due": "#2b8cbe", "ok": "#1a9850", "unchecked": "#d9d9d9"}
 _STYLE: dict[str, Any] = {"svg.hashsalt": "claimdesk", "svg.fonttype": "none", "font.family": "DejaVu Sans", "font.size": 9,
-                          "text.parse_math": False,
+                          "text.parse_math": False,  # no text is read as TeX
           "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100}
 
 
@@ -136,6 +136,11 @@ def _model_curve(curve: ModelCurve) -> Figure:
                       linestyle="none", capsize=2,
                       label="claims, as stated" if matched else "claims that do not match the model")
     axes.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    # Plain numbers (1, 10, 100): the default log labels are mathtext, which the style turns off.
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel(f"{curve.vary} ({curve.vary_unit}); the grey line is the model's value")
     axes.set_ylabel(unit)
     axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
