@@ -255,7 +255,7 @@ class _Lookup:
             return []
         causes: list[Cause] = []
         fields = mine.fields
-        threshold = _threshold(fields.get("stale_after") or self.context_b.settings.get("stale_after"))
+        threshold = recorded_threshold(fields.get("stale_after") or self.context_b.settings.get("stale_after"))
         if threshold is not None and fields.get("as_of"):
             try:
                 expires = threshold.expires(parse_period(fields["as_of"]))
@@ -362,7 +362,7 @@ def _subject(version: Input) -> str:
     return f"claim {version.input_id} ({version.path})"
 
 
-def _threshold(text: str | None) -> Threshold | None:
+def recorded_threshold(text: str | None) -> Threshold | None:
     """'12 months' or '12 month' (as recorded) back to a Threshold; None for 'never' or nothing."""
     if not text or text == "never":
         return None

@@ -45,7 +45,7 @@ def chart_keys(report: Report) -> dict[str, str]:
         elif chart.kind == "model_curve":
             part = data.model_curve.model_dump() if data.model_curve else None
         else:
-            part = [s.model_dump() for s in data.metrics if chart.file.endswith(_file_tail(s))]
+            part = [s.model_dump() for s in data.metrics if s.metric == chart.subject]
         text = json.dumps([base, chart.title, part], sort_keys=True)
         keys[chart.file] = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
     return keys
@@ -69,18 +69,12 @@ def render_charts(report: Report, only: Collection[str] | None = None) -> dict[s
             elif chart.kind == "model_curve" and data.model_curve is not None:
                 figure = _model_curve(data.model_curve)
             else:
-                series = next((s for s in data.metrics if chart.file.endswith(_file_tail(s))), None)
+                series = next((s for s in data.metrics if s.metric == chart.subject), None)
                 if series is None:
                     continue
                 figure = _metric(series)
             drawn[chart.file] = _svg(figure, chart.title)
     return drawn
-
-
-def _file_tail(series: MetricSeries) -> str:
-    from .report import _slug
-
-    return f"metric-{_slug(series.metric)}.svg"
 
 
 def _svg(figure: Figure, title: str) -> bytes:

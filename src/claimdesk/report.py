@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .causes import changed_results
+from .causes import changed_results, recorded_threshold
 from .dependencies import context
 from .expr import ExprError
 from .freshness import Period, Threshold
@@ -110,7 +110,7 @@ def build_report(store: Store, run_id: int, model: Model, fail_on: list[str] | N
         coverage=coverage,
         previous_coverage=(before.checked / before.quantitative if before.quantitative else 0.0) if before else None)
     exit_code = 1 if format_errors or any(tally.counts.get(s, 0) for s in failing) else 0
-    threshold = _threshold_of(ctx.settings.get("stale_after") if ctx else None)
+    threshold = recorded_threshold(ctx.settings.get("stale_after") if ctx else None)
     figures = _figures(store, model, previous)
     chart_data = ChartData(status_history=_status_history(store, run_id), model_curve=_model_curve(store, model, run_id),
                            metrics=_metric_series(store, run_id))
@@ -259,7 +259,7 @@ def _going_stale(store: Store, run_id: int, today: dt.date, threshold: Threshold
     for claim_id, path, line, as_of, _, review_by, count, period, combo in rows:
         dates = []
         if combo in expiring:
-            shown = _threshold_of(f"{count} {period}") if count else threshold
+            shown = recorded_threshold(f"{count} {period}") if count else threshold
             dates.append((expiring[combo], f"as_of {as_of} will be older than {shown}"))
         if review_by is not None and today <= review_by < horizon:
             dates.append((review_by + dt.timedelta(days=1), f"review_by {review_by.isoformat()} passes"))
@@ -405,7 +405,7 @@ def _chart_files(data: ChartData) -> list[ChartFile]:
         files.append(ChartFile(file=f"charts/model-{_slug(curve.vary)}.svg", kind="model_curve",
                                title=f"{', '.join(line.quantity_id for line in curve.lines)} against {curve.vary}"))
     for series in data.metrics:
-        files.append(ChartFile(file=f"charts/metric-{_slug(series.metric)}.svg", kind="metric",
+        files.append(ChartFile(file=f"charts/metric-{_slug(series.metric)}.svg", kind="metric", subject=series.metric,
                                title=f"{series.metric} ({series.unit}) by as_of"))
     return files
 
@@ -417,12 +417,6 @@ def _slug(name: str) -> str:
 
 
 # -- dates -----------------------------------------------------------------------------------
-def _threshold_of(text: str | None) -> Threshold | None:
-    from .causes import _threshold
-
-    return _threshold(text)
-
-
 def _combo_key(end: dt.date, count: int | None, period: str | None) -> str:
     return f"{end.isoformat()}|{'' if count is None else count}|{period or ''}"
 

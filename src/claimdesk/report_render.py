@@ -68,11 +68,7 @@ def markdown(report: Report, charts: bool = True) -> str:
     """The whole report as a Markdown page. `charts`: include the chart images (the latest report's
     page does; an archived copy does not, as the charts are redrawn for every run)."""
     h = report.headline
-    out = [f"# Desk report: {report.today}", "", md(_comparison(report)),
-           f"Exit status {report.exit_code}: "
-           + ("no claim has a failing status" if report.exit_code == 0 else
-              f"claims with a failing status ({', '.join(report.fail_on)})"
-              + (f", and {report.format_errors} format errors" if report.format_errors else "")) + ".", ""]
+    out = [f"# Desk report: {report.today}", "", md(_comparison(report)), _exit_sentence(report), ""]
     out += ["## Headline", "", "| status | results | change |", "|---|---:|---:|"]
     for status in STATUSES:
         out.append(f"| {status} | {h.counts.get(status, 0)} | {_delta(h.deltas.get(status) if h.deltas else None)} |")
@@ -155,6 +151,14 @@ def markdown(report: Report, charts: bool = True) -> str:
         for chart in report.charts:
             out += [f"![{md(chart.title)}]({chart.file})", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _exit_sentence(report: Report) -> str:
+    failing = sum(report.headline.counts.get(s, 0) for s in report.fail_on)
+    reasons = ([f"{failing} results with a failing status ({', '.join(report.fail_on)})"] if failing else []) + \
+        ([f"{report.format_errors} format errors (see claimdesk validate)"] if report.format_errors else [])
+    return f"Exit status {report.exit_code}: " + (" and ".join(reasons) if reasons else
+                                                  "no claim has a failing status") + "."
 
 
 def _changes_md(title: str, changes: Changes, report: Report, section: str) -> list[str]:

@@ -179,6 +179,7 @@ class ChartFile(Item):
     file: str  # relative to the report folder: charts/status-history.svg
     title: str
     kind: Literal["status_history", "model_curve", "metric"]
+    subject: str | None = None  # the metric of a metric chart
 
 
 class CurvePoint(Item):
