@@ -125,8 +125,13 @@ class _Lookup:
                     ids.update(_check_names(side["check_expr"]))
                     if side["metric"] and involves(side["status"], side["also"], "conflict"):
                         metrics.add(side["metric"])
-        self.before = snapshot(store, a, ids, metrics)
-        self.after = snapshot(store, b, ids, metrics)
+        if metrics:  # every claim of those metrics in either run: its copy in result_versions names the metric
+            ids.update(claim_id for (claim_id,) in store.select(f"""
+                SELECT DISTINCT claim_id FROM result_versions WHERE metric IN (SELECT path FROM metrics)
+                  AND ((first_run <= $1 AND coalesce(last_run, {_OPEN}) >= $1)
+                       OR (first_run <= $2 AND coalesce(last_run, {_OPEN}) >= $2))""", [a, b], metrics=metrics))
+        self.before = snapshot(store, a, ids)
+        self.after = snapshot(store, b, ids)
         # The inputs' own results in both runs, for an input whose status changed.
         statuses = store.select(f"""
             SELECT claim_id, first_run <= $1 AND coalesce(last_run, {_OPEN}) >= $1 AS in_a,

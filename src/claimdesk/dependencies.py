@@ -134,15 +134,13 @@ def context(store: Store, run_id: int) -> RunContext | None:
                       version or "", code or "")
 
 
-def snapshot(store: Store, run_id: int, ids: set[str] | None = None,
-             metrics: set[str] | None = None) -> dict[str, list[Input]]:
+def snapshot(store: Store, run_id: int, ids: set[str]) -> dict[str, list[Input]]:
     """Input id -> its versions as run `run_id` saw them (an id written on two pages has two),
-    for the ids in `ids` and every claim of `metrics`."""
+    for the ids in `ids`."""
     rows = store.select(f"""
         SELECT kind, input_id, path, line, fields FROM input_versions
-        WHERE first_run <= ? AND coalesce(last_run, {_OPEN}) >= ?
-          AND (input_id IN (SELECT path FROM wanted_ids) OR fields->>'metric' IN (SELECT path FROM wanted_metrics))
-        ORDER BY kind, input_id, path""", [run_id, run_id], wanted_ids=ids or set(), wanted_metrics=metrics or set())
+        WHERE first_run <= ? AND coalesce(last_run, {_OPEN}) >= ? AND input_id IN (SELECT path FROM wanted_ids)
+        ORDER BY kind, input_id, path""", [run_id, run_id], wanted_ids=ids)
     found: dict[str, list[Input]] = {}
     for kind, input_id, path, line, fields in rows:
         found.setdefault(input_id, []).append(Input(kind, input_id, path, line, json.loads(fields)))

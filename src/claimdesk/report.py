@@ -249,25 +249,32 @@ def _going_stale(store: Store, run_id: int, today: dt.date, threshold: Threshold
                             SELECT parameter_id, path, line, as_of_written, as_of_end, review_by, stale_after_count,
                                    stale_after_period, {key} FROM parameters),
         candidates AS (SELECT * FROM everything
-                       WHERE combo IN (SELECT path FROM expiring) OR (review_by >= $2 AND review_by < $3))
+                       WHERE (as_of_end IN (SELECT unnest($4::DATE[])) AND combo IN (SELECT path FROM expiring))
+                          OR (review_by >= $2 AND review_by < $3))
         SELECT claim_id, path, line, as_of_written, as_of_end, review_by, stale_after_count, stale_after_period, combo
         FROM candidates
         WHERE claim_id IN (SELECT claim_id FROM result_versions WHERE claim_id IN (SELECT claim_id FROM candidates)
                            AND {_at('$1')} AND NOT {_involving('stale')})""",
-                        [run_id, today, horizon], expiring=set(expiring))
-    items = []
+                        [run_id, today, horizon, sorted({dt.date.fromisoformat(k.split("|")[0]) for k in expiring})],
+                        expiring=set(expiring))
+    soonest = []
     for claim_id, path, line, as_of, _, review_by, count, period, combo in rows:
         dates = []
         if combo in expiring:
-            shown = recorded_threshold(f"{count} {period}") if count else threshold
-            dates.append((expiring[combo], f"as_of {as_of} will be older than {shown}"))
+            dates.append((expiring[combo], "as_of"))
         if review_by is not None and today <= review_by < horizon:
-            dates.append((review_by + dt.timedelta(days=1), f"review_by {review_by.isoformat()} passes"))
-        stale_on, why = min(dates)
+            dates.append((review_by + dt.timedelta(days=1), "review_by"))
+        stale_on, what = min(dates)
+        soonest.append((stale_on, claim_id, path, line, as_of, what, review_by, count, period))
+    soonest.sort(key=lambda entry: (entry[0], entry[1]))
+    items = []
+    for stale_on, claim_id, path, line, as_of, what, review_by, count, period in soonest[:MAX_ITEMS]:
+        shown = recorded_threshold(f"{count} {period}") if count else threshold
+        why = f"as_of {as_of} will be older than {shown}" if what == "as_of" else \
+            f"review_by {review_by.isoformat()} passes"
         items.append(GoingStale(claim_id=claim_id, path=path, line=line, as_of=as_of, stale_on=stale_on.isoformat(),
                                 why=why))
-    items.sort(key=lambda item: (item.stale_on, item.claim_id))
-    return GoingStaleSection(total=len(items), items=items[:MAX_ITEMS])
+    return GoingStaleSection(total=len(soonest), items=items)
 
 
 def _forecasts(store: Store, today: dt.date) -> ForecastSection:
