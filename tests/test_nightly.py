@@ -382,3 +382,24 @@ def test_recorded_inputs_equal_the_desk_after_every_kind_of_run(desk: Path) -> N
     edit(desk / "data" / "models" / "token_cost.yaml", "    value: 3\n    unit: USD/Mtok", "    value: 4\n    unit: USD/Mtok")
     nightly(desk, today="2026-11-26")
     recorded_equals_desk()
+
+
+def test_a_change_nothing_recorded_explains_is_reported_as_such(desk: Path) -> None:
+    from claimdesk.kb import load_desk
+    from claimdesk.model import build_model
+    from claimdesk.report import build_report
+    from claimdesk.store import Store
+
+    nightly(desk)
+    (desk / "kb" / "costs.md").write_text(page(cost40="~2.50"), encoding="utf-8")
+    nightly(desk)
+    with Store.open(desk / "data" / "claimdesk.duckdb", write=True) as store:
+        # Make run 1's record of cost40 say what run 2's says: nothing recorded differs any more.
+        store.select("""UPDATE input_versions SET fields = (SELECT fields FROM input_versions
+                                                           WHERE input_id = 'cost40' AND first_run = 2)
+                        WHERE input_id = 'cost40' AND first_run = 1""")
+        store.select("DELETE FROM reports WHERE run_id = 2")
+        report = build_report(store, 2, build_model(load_desk(desk, paths=[])))
+    change = report.newly_failing.items[0]
+    assert change.claim_id == "cost40"
+    assert [(c.type, c.text) for c in change.causes] == [("no_recorded_reason", "changed for no recorded reason")]
