@@ -300,6 +300,10 @@ def test_files_sections_and_archive(desk: Path) -> None:
     assert (stances["bull"], stances["bear"]) == (2, 2)
     for chart in report["charts"]:
         assert (folder / chart["file"]).stat().st_size > 1000
+    ordinary = folder / "ordinary.txt"
+    ordinary.write_text("x", encoding="utf-8")
+    assert (folder / "latest.md").stat().st_mode & 0o777 == ordinary.stat().st_mode & 0o777  # not 0600
+    assert "1 claim (cost40)" in latest
 
 
 def test_charts_are_identical_for_identical_data(tmp_path: Path) -> None:

@@ -170,7 +170,9 @@ def _changes_md(title: str, changes: Changes, report: Report, section: str) -> l
     for group in groups[:MARKDOWN_ROWS]:
         count = len(group.claims)
         names = ", ".join(md(c) for c in group.claims[:10]) + (f" and {count - 10} more" if count > 10 else "")
-        effect = f"{count} claims depend on it" if count > 1 else "1 claim"
+        depend = group.cause.type in ("input_changed", "input_added", "input_removed", "input_status")
+        effect = f"{count} claims depend on it" if depend and count > 1 else \
+            f"{count} claim{'s' if count > 1 else ''}"
         out.append(f"- {md(group.cause.text)}: {effect} ({names})")
     out += ["", "| claim | where | status | stated | recomputed | reason |", "|---|---|---|---|---|---|"]
     for change in changes.items[:MARKDOWN_ROWS]:
