@@ -407,3 +407,12 @@ def test_a_change_nothing_recorded_explains_is_reported_as_such(desk: Path) -> N
     change = report.newly_failing.items[0]
     assert change.claim_id == "cost40"
     assert [(c.type, c.text) for c in change.causes] == [("no_recorded_reason", "changed for no recorded reason")]
+
+
+def test_formats_print_the_summary_and_the_markdown(desk: Path) -> None:
+    summary = CliRunner().invoke(main, ["nightly", str(desk), "--today", TODAY, "--format", "summary"])
+    assert summary.exit_code == 0 and summary.stdout.startswith("### claimdesk nightly: 2026-11-22, run 1: 0 failing")
+    markdown = CliRunner().invoke(main, ["nightly", str(desk), "--today", TODAY, "--format", "markdown"])
+    assert markdown.exit_code == 0 and markdown.stdout.startswith("# Desk report: 2026-11-22")
+    assert "No change since run 1" in markdown.stdout
+    assert markdown.stdout.strip() == (desk / "report" / "latest.md").read_text(encoding="utf-8").strip()
