@@ -352,6 +352,13 @@ def test_plain_progress_lines_and_text_output(desk: Path) -> None:
 def test_out_folder_and_unreadable_desk(desk: Path, tmp_path: Path) -> None:
     code, _ = nightly(desk, "--out", str(tmp_path / "elsewhere"))
     assert code == 0 and (tmp_path / "elsewhere" / "latest.md").exists()
+    not_a_folder = tmp_path / "file.txt"
+    not_a_folder.write_text("x", encoding="utf-8")
+    refused = CliRunner().invoke(main, ["nightly", str(desk), "--today", TODAY, "--out", str(not_a_folder)])
+    assert refused.exit_code == 2 and "the report folder cannot be written" in refused.stderr
+    assert "Traceback" not in refused.output
+    with duckdb.connect(str(desk / "data" / "claimdesk.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(1,)]  # nothing recorded
     empty = tmp_path / "nothing"
     empty.mkdir()
     result = CliRunner().invoke(main, ["nightly", str(empty)])

@@ -71,6 +71,7 @@ def register(main: click.Group) -> None:
         Example: claimdesk nightly --today 2026-11-22 --format summary
         """
         from .nightly import run_nightly
+        from .render import plural
         from .report_render import markdown, summary, text
 
         progress = _Progress()
@@ -83,7 +84,7 @@ def register(main: click.Group) -> None:
         printed = {"json": lambda: report.model_dump_json(indent=2), "markdown": lambda: markdown(report),
                    "summary": lambda: summary(report),
                    "text": lambda: text(report, [f"report written to {where} (and latest.json, summary.md, "
-                                                 f"{len(report.charts)} charts, archive/)"])}[output]
+                                                 f"{plural(len(report.charts), 'chart')}, archive/)"])}[output]
         click.echo(printed())
         how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
         click.echo(f"recorded as run {report.run_id} in {outcome.store} ({how}); exit {report.exit_code}", err=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import kb
+from .problems import DeskError
 from .report_schema import FORMAT_VERSION, Report
 from .schema import STATUSES
 
@@ -66,6 +67,7 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
     step = progress or (lambda _: None)
     root = kb.find_root(path)
     target = Path(folder).absolute() if folder is not None else root / REPORT_FOLDER
+    _writable(target)  # before the run: a report that cannot be written is not worth recording
     created = dt.datetime.now(dt.UTC).replace(microsecond=0)
     kept: dict[str, object] = {}
 
@@ -97,9 +99,24 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
     step("writing the report's files")
     archive = kept["archive"]
     assert isinstance(archive, list)
-    result.written = write_files(report, charts, archive, target, keep=unchanged)
-    write_atomic(target / CHART_KEYS, json.dumps(keys, indent=1, sort_keys=True).encode())
+    try:
+        result.written = write_files(report, charts, archive, target, keep=unchanged)
+        write_atomic(target / CHART_KEYS, json.dumps(keys, indent=1, sort_keys=True).encode())
+    except OSError as exc:
+        raise DeskError(f"run {report.run_id} and its report are recorded in the store, but the report's files "
+                        f"could not be written into {target}: {exc.strerror or exc}") from None
     return result
+
+
+def _writable(folder: Path) -> None:
+    """The report folder, created if need be; DeskError when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as exc:
+        raise DeskError(f"{folder}: the report folder cannot be written ({exc.strerror or exc}); "
+                        "choose another with --out") from None
 
 
 CHART_KEYS = "charts/.keys.json"  # chart file -> the key of the data it was drawn from (charts.chart_keys)
