@@ -14,12 +14,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The desk's main job on the bundled desk: validate the format, then check every claim.
-# Findings (mismatch, conflict, stale, ...) are printed; only an unreadable desk or a claim that
+# The desk's main job on the bundled desk: validate the format, run the nightly (check every
+# claim, record the run, write the report into report/), then build the site into site/.
+# Findings (mismatch, conflict, stale, ...) are reported; only an unreadable desk or a claim that
 # cannot be computed (status error) fails the job.
 desk: $(STAMP)
 	$(BIN)/claimdesk validate
-	$(BIN)/claimdesk check --fail-on error
+	$(BIN)/claimdesk nightly --fail-on error
+	$(BIN)/mkdocs build --quiet --strict
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests scripts

@@ -87,9 +87,9 @@ def validate(path: Path | None, warnings: bool) -> None:
 
 
 @main.command()
-@click.option("--what", type=click.Choice(["page", "sources", "model", "settings"]), default="page",
+@click.option("--what", type=click.Choice(["page", "sources", "model", "settings", "report"]), default="page",
               show_default=True, help="Which file's schema: a page's front-matter, data/sources.yaml, "
-                                      "a data/models/*.yaml file or data/desk.yaml.")
+                                      "a data/models/*.yaml file, data/desk.yaml or the nightly report's JSON.")
 def schema(what: str) -> None:
     """Print the JSON Schema of a page's front-matter (or of another desk file).
 
@@ -101,6 +101,11 @@ def schema(what: str) -> None:
 
     from .schema import DeskSettings, ModelFile, Page, Source
 
+    if what == "report":
+        from .cli_report import report_schema_text
+
+        click.echo(report_schema_text())
+        return
     if what == "sources":
         document: dict[str, Any] = {"type": "object", "additionalProperties": Source.model_json_schema()}
     else:
@@ -230,10 +235,11 @@ def model(path: Path | None) -> None:
 
 def _register_extra_commands() -> None:
     """Commands that live in their own modules (one concern per module)."""
-    from . import cli_edit, cli_store
+    from . import cli_edit, cli_report, cli_store
 
     cli_store.register(main)
     cli_edit.register(main)
+    cli_report.register(main)
 
 
 _register_extra_commands()

@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .check import Checker, check_desk
+from .dependencies import RunContext, run_context
+from .dependencies import record as record_dependencies
 from .kb import Desk, PageRecord, Reference, load_desk, page_claims, page_references
 from .model import Model, build_model
 from .problems import DeskError, Problem, did_you_mean
@@ -128,13 +130,19 @@ class CheckOutcome:
         return [p for p in self.problems if p.severity == "error"]
 
 
+AfterRecord = Callable[["Store", int, Model], None]
+
+
 def check_and_record(path: Path | str | None = None, store_file: Path | str | None = None,
-                     today: dt.date | None = None, record: bool = True, incremental: bool = True) -> CheckOutcome:
+                     today: dt.date | None = None, record: bool = True, incremental: bool = True,
+                     after_record: AfterRecord | None = None) -> CheckOutcome:
     """Check the desk; with `record`, ingest it into the store first and append the run after.
 
     The store's write lock is held from ingest to record, so the recorded run describes exactly
     the desk that was ingested. With `incremental` (the default) the run re-checks only what
-    changed since the previous run when that is safe (see the module's docstring)."""
+    changed since the previous run when that is safe (see the module's docstring). The run is
+    recorded with what its results depended on (dependencies.py); `after_record(store, run_id,
+    model)` then runs in the same transaction (the nightly report is stored with its run)."""
     if not record:
         desk = load_desk(path)
         problems, run = _validate_and_check(desk, today)
@@ -151,14 +159,33 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
         clock.lap("ingest")
         model = build_model(stats.desk)  # from the model files only: all of them are read
         base = _base(today, model, stats)
-        previous = store.run_base() if incremental else None
+        latest = store.run_base()
+        previous = latest if incremental else None
+        context = run_context(stats.desk, model, today, CODE_FINGERPRINT)
+        changed = set(stats.changed) | set(stats.gone) | stats.problem_pages_before | \
+            {r.path for r in stats.desk.pages if r.problems}
+        # The claims' recorded fields can differ only on the changed pages when the latest run saw
+        # the pages as they were before this ingest and recorded its own dependencies.
+        scoped = latest is not None and latest.get("pages_version") == stats.pages_version and \
+            bool(store.select("SELECT 1 FROM run_context WHERE run_id = ?", [latest.get("run_id")]))
+        also = _recording(store, model, context, changed if scoped else None, after_record)
         if previous is not None and previous == dict(base, run_id=previous.get("run_id")):
-            outcome = _incremental(store, stats, model, today, started, base, previous["run_id"], clock)
+            outcome = _incremental(store, stats, model, today, started, base, previous["run_id"], clock, also)
         else:
-            outcome = _full(store, stats, model, today, started, base, clock)
+            outcome = _full(store, stats, model, today, started, base, clock, also)
     clock.lap("close")
     outcome.phases = clock.laps
     return outcome
+
+
+def _recording(store: Store, model: Model, context: RunContext, pages: set[str] | None,
+               after_record: AfterRecord | None) -> Callable[[int], None]:
+    """What is recorded with a run, in its transaction: its dependencies, then the caller's."""
+    def also(run_id: int) -> None:
+        record_dependencies(store, run_id, context, pages)
+        if after_record is not None:
+            after_record(store, run_id, model)
+    return also
 
 
 def _base(today: dt.date, model: Model, stats: IngestStats) -> dict[str, Any]:
@@ -171,7 +198,7 @@ def _base(today: dt.date, model: Model, stats: IngestStats) -> dict[str, Any]:
 
 
 def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
-          base: dict[str, Any], clock: _Clock) -> CheckOutcome:
+          base: dict[str, Any], clock: _Clock, also: Callable[[int], None] | None = None) -> CheckOutcome:
     from .store import desk_version
 
     desk = stats.desk
@@ -190,13 +217,14 @@ def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, starte
     clock.lap("desk_version")
     # The pages version the next run compares with is the one this ingest left.
     run_id = store.record_run(run, version, started=started, problems=owned,
-                              base=dict(base, pages_version=stats.pages_version_after))
+                              base=dict(base, pages_version=stats.pages_version_after), also=also)
     clock.lap("record")
     return CheckOutcome(desk, problems, run, run_id, store.label)
 
 
 def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
-                 base: dict[str, Any], previous_run_id: int, clock: _Clock) -> CheckOutcome:
+                 base: dict[str, Any], previous_run_id: int, clock: _Clock,
+                 also: Callable[[int], None] | None = None) -> CheckOutcome:
     from .store import desk_version
 
     desk = stats.desk
@@ -260,7 +288,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
     replaced = {"page": changed, "id": problems.ids, "metric": metrics}
     run_id, claims, every_problem = store.record_incremental(
         previous_run_id, results, dirty, today, model.fingerprint, version, started, problems.owned, replaced,
-        dict(base, pages_version=stats.pages_version_after))
+        dict(base, pages_version=stats.pages_version_after), also)
     clock.lap("record")
     outcome = CheckOutcome(desk, every_problem, None, run_id, store.label, store_file=store.path)
     outcome.incremental = f"{len(results)} of {claims} claims re-checked"  # counts as the input writes them

@@ -64,7 +64,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,7 +84,7 @@ from .results import CheckRun, Result, Tally
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Acknowledgement, Claim, DeskSettings, Page, given_reference
 from .values import Stated, Tolerance
 
-SCHEMA_VERSION = 2  # bump when a change needs more than "re-read kb/ and copy history by column name"
+SCHEMA_VERSION = 3  # bump when a change needs more than "re-read kb/ and copy history by column name"
 STORAGE_COMPATIBILITY = "v1.0.0"  # files stay readable by every DuckDB CLI since 1.0, not only the newest
 PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this process: workers take ~1 s to start
 CHUNK_PAGES = 250
@@ -153,13 +153,24 @@ TABLES: dict[str, Columns] = {
     "problems": (("path", VARCHAR), ("line", INTEGER), ("field", VARCHAR), ("message", VARCHAR),
                  ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
+    # What each run's results depended on (dependencies.py; schema 3): the run's settings, sources,
+    # model files and code, and every claim's, parameter's and quantity's own fields, stored as
+    # versions like result_versions, so that a report can say why a result changed between two runs.
+    "run_context": (("run_id", INTEGER), ("today", DATE), ("settings", VARCHAR), ("sources", TEXTS),
+                    ("model_files", VARCHAR), ("model_fingerprint", VARCHAR), ("claimdesk_version", VARCHAR),
+                    ("code_fingerprint", VARCHAR)),
+    "input_versions": (("first_run", INTEGER), ("last_run", INTEGER), ("kind", VARCHAR), ("input_id", VARCHAR),
+                       ("path", VARCHAR), ("line", INTEGER), ("fields", VARCHAR)),
+    # The nightly reports (report.py), one per report, kept for good: `claimdesk query` and the site read them.
+    "reports": (("run_id", INTEGER), ("previous_run_id", INTEGER), ("created", TIMESTAMP), ("format_version", INTEGER),
+                ("exit_code", INTEGER), ("report", VARCHAR), ("markdown", VARCHAR)),
 }
 RESULT_DATA: Columns = TABLES["result_versions"][2:]  # a result's own columns, as the `results` view has them
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
 RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in (
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
     "depends_on", "check_expr", "kind", "acknowledged", "verdict", "outcome", "resolved_by"))
-HISTORY_TABLES = ("runs", "result_versions")  # carried across a rebuild; everything else is re-read from the desk
+HISTORY_TABLES = ("runs", "result_versions", "run_context", "input_versions", "reports")  # carried across a rebuild; everything else is re-read from the desk
 INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
 DATA_TABLES = ("sources", "models", "parameters", "parameter_sources", "quantities")
@@ -706,14 +717,15 @@ class Store:
     # -- runs -----------------------------------------------------------------------------
     def record_run(self, run: CheckRun, desk_version: str | None, started: dt.datetime | None = None,
                    problems: Sequence[tuple[str, str, Problem]] | None = None,
-                   base: dict[str, Any] | None = None) -> int:
+                   base: dict[str, Any] | None = None, also: Callable[[int], None] | None = None) -> int:
         """Append a check run and its results; returns the run's id. Each result keeps a copy of its
         claim's metric, value and as_of as they are now (so ingest first), so that history outlives
         edits and deletions. Times are UTC.
 
         `problems` (validation's, with their owners, see validate.py) and `base` (what the run
         depended on, see job.py) let the next `claimdesk check` be incremental; a run recorded
-        without them makes the next one a full run."""
+        without them makes the next one a full run. `also(run_id)` is called inside the run's
+        transaction, after the results are written, to record more with the run, all or nothing."""
         self._require_write()
         finished = _utcnow()
         started = _naive_utc(started, finished)
@@ -728,19 +740,22 @@ class Store:
             con.execute("DELETE FROM problems")
             _write_problems(con, problems or [])
             _set_base(con, run_id, base if problems is not None else None)
+            if also is not None:
+                also(run_id)
         self._release()
         return run_id
 
     def record_incremental(self, previous_run_id: int, results: list[Result], dirty: set[str],
                            today: dt.date, model_fingerprint: str, desk_version: str | None,
                            started: dt.datetime | None, problems: Sequence[tuple[str, str, Problem]],
-                           replaced: dict[str, set[str]], base: dict[str, Any]) -> tuple[int, int, list[Problem]]:
+                           replaced: dict[str, set[str]], base: dict[str, Any],
+                           also: Callable[[int], None] | None = None) -> tuple[int, int, list[Problem]]:
         """Record a run that re-checked only the claims in `dirty` (`results` holds theirs; a dirty
         claim without one is gone); every other claim keeps its result from `previous_run_id`,
         which must be the latest run. The stored problems whose
         owner is in `replaced` (owner kind -> owners; every `source` and `data` problem too) give
         way to `problems`. Returns the run's id, its number of results and every problem, read back
-        (`stored_run` reads the results)."""
+        (`stored_run` reads the results). `also`: as in `record_run`."""
         self._require_write()
         finished = _utcnow()
         started = _naive_utc(started, finished)
@@ -765,6 +780,8 @@ class Store:
                 con.unregister("replaced")
             _write_problems(con, problems)
             _set_base(con, run_id, base)
+            if also is not None:
+                also(run_id)
             _pause_for_tests()
             merged = sorted({Problem(*row) for row in con.execute(
                 "SELECT path, line, field, message, severity FROM problems").fetchall()},
