@@ -362,7 +362,7 @@ def test_out_folder_and_unreadable_desk(desk: Path, tmp_path: Path) -> None:
     empty = tmp_path / "nothing"
     empty.mkdir()
     result = CliRunner().invoke(main, ["nightly", str(empty)])
-    assert result.exit_code == 2 and "claimdesk:" in result.stderr and "Traceback" not in result.output
+    assert result.exit_code == 2 and "holds no kb/ folder" in result.stderr and "Traceback" not in result.output
 
 
 def test_recorded_inputs_equal_the_desk_after_every_kind_of_run(desk: Path) -> None:
