@@ -35,6 +35,15 @@ def clean_errors(command: F) -> F:
             for problem in exc.problems:
                 click.echo(f"claimdesk: {problem}".replace(": : ", ": "), err=True)
             sys.exit(2)
+        except OSError as exc:  # a file or folder the command was pointed at: one line, never a traceback
+            from .problems import excerpt
+
+            where = f"{excerpt(exc.filename, 200)}: " if exc.filename else ""
+            click.echo(f"claimdesk: {where}{(exc.strerror or str(exc)).lower()}", err=True)
+            sys.exit(2)
+        except RecursionError:
+            click.echo("claimdesk: the input nests too deeply to be read; simplify it", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
@@ -50,6 +59,9 @@ def main() -> None:
 
     Example: claimdesk validate
     """
+    from .terminal import guard_output
+
+    guard_output()  # contributors' text never drives the terminal (terminal.py)
 
 
 @main.command()

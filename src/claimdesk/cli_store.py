@@ -143,7 +143,7 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: s
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("[dim]NULL[/dim]" if v is None else escape(_plain(v)) for v in row))
-    console = Console()
+    console = Console(color_system=None)  # no colours: the terminal guard (terminal.py) escapes every ESC
     with console.capture() as capture:
         console.print(table)
         console.print(f"{len(rows)} rows", style="dim", highlight=False)

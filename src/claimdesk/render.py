@@ -68,7 +68,7 @@ def _rich_table(tally: Tally, results: list[Result]) -> str:
         reason = escape(r.reason) + "".join(f"\n[dim]also {escape(a)}[/dim]" for a in r.also)
         claim = f"{escape(r.claim_id)}\n[dim]{escape(r.path)}:{r.line}[/dim]"
         table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", claim, reason)
-    console = Console(record=True)
+    console = Console(record=True, color_system=None)  # no colours: the terminal guard escapes every ESC
     with console.capture() as capture:
         console.print(table)
         console.print(summary(tally))
