@@ -7,7 +7,9 @@ traceback for bad input. `DeskError` carries problems out of a function that can
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Literal
 
@@ -53,14 +55,52 @@ def field_name(path: tuple[str | int, ...]) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 60) -> str:
-    """' (did you mean 'x'?)' for the closest choice, or '' when none is close."""
+    """' (did you mean 'x'?)' for the closest choice, or '' when none is close.
+
+    Comparing a word with every id of a big desk costs ~30 ms, and a desk can hold thousands of
+    unknown names; so beyond SMALL_CHOICES choices only the SUGGESTION_POOL choices sharing most
+    three-letter pieces with the word are compared (see `_pool`). The answer depends only on the
+    word and the choices, never on what was asked before, so a full and an incremental check agree."""
     from rapidfuzz import fuzz, process, utils
 
     options = list(choices)
+    if len(options) > SMALL_CHOICES:
+        options = _pool(word[:MAX_SUGGESTION_WORD], tuple(options))
+    word = word[:MAX_SUGGESTION_WORD]
     # Plain edit distance first (short words like units), then WRatio for long ids with a missing part.
     best = process.extractOne(word, options, scorer=fuzz.ratio, score_cutoff=70) or \
         process.extractOne(word, options, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=cutoff)
-    return f" (did you mean '{best[0]}'?)" if best else ""
+    return f" (did you mean '{printable(best[0])}'?)" if best else ""
+
+
+SMALL_CHOICES = 500  # up to this many choices, every one is compared
+SUGGESTION_POOL = 100  # beyond, only this many: those sharing most three-letter pieces with the word
+MAX_SUGGESTION_WORD = 200  # characters of the word compared
+
+
+def _grams(text: str) -> set[str]:
+    text = f" {text.lower()} "
+    return {text[i:i + 3] for i in range(len(text) - 2)}
+
+
+@lru_cache(maxsize=8)
+def _gram_index(options: tuple[str, ...]) -> dict[str, list[int]]:
+    """Three-letter piece -> the choices holding it; pieces common to more than one choice in 20
+    say nothing about closeness and would make every look-up walk the whole desk, so they are left out."""
+    index: dict[str, list[int]] = {}
+    for i, option in enumerate(options):
+        for gram in _grams(option):
+            index.setdefault(gram, []).append(i)
+    common = max(50, len(options) // 20)
+    return {gram: holders for gram, holders in index.items() if len(holders) <= common}
+
+
+def _pool(word: str, options: tuple[str, ...]) -> list[str]:
+    index = _gram_index(options)
+    shared: Counter[int] = Counter()
+    for gram in sorted(_grams(word)):
+        shared.update(index.get(gram, ()))
+    return [options[i] for i, _ in sorted(shared.items(), key=lambda item: (-item[1], item[0]))[:SUGGESTION_POOL]]
 
 
 # C0 and C1 control characters (escape sequences start with ESC or CSI), DEL, and the Unicode

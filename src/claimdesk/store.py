@@ -92,6 +92,7 @@ PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this pr
 CHUNK_PAGES = 250
 RACY_SECONDS = 2  # a file this close to the previous ingest's start is read even when mtime and size match
 READ_WAIT_SECONDS = 10.0  # how long a reader or writer waits for the other to close the file
+MAX_QUERY_ROWS = 100_000  # `claimdesk query` prints at most this many rows (kb/guide/commands.md)
 WRITE_WAIT_SECONDS = 10.0  # how long a writer waits for another writer's lock (kb/guide/commands.md says so)
 STORE_MARKER = ("application", "claimdesk")  # store_meta row: this file was created by claimdesk
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
@@ -268,6 +269,7 @@ class QueryResult:
     columns: list[str]
     types: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows than `Store.query` reads were left unread
 
 
 @dataclass(frozen=True)
@@ -881,18 +883,26 @@ class Store:
         return CheckRun(today, results, fingerprint or "")
 
     # -- reading --------------------------------------------------------------------------
-    def query(self, sql: str) -> QueryResult:
-        """Run SQL a person wrote; errors become one clean line."""
+    def query(self, sql: str, max_rows: int | None = None) -> QueryResult:
+        """Run SQL a person wrote; errors become one clean line. At most `max_rows` rows (default
+        MAX_QUERY_ROWS) are read: rows are fetched as they come, so `SELECT * FROM range(1e9)`
+        costs what is shown, and `truncated` says that more were left."""
+        limit = MAX_QUERY_ROWS if max_rows is None else max_rows
+        if not _plain_text(sql):
+            raise DeskError("the query is not valid text (it holds bytes that are not UTF-8); write it in plain text")
+        if not sql.strip().strip(";").strip():
+            raise DeskError("the query is empty; write one SQL statement, e.g. claimdesk query \"SELECT * FROM runs\"")
         con = self._connect()
         try:
             cursor = con.execute(sql)
-            if cursor.description is None:
+            if cursor is None or cursor.description is None:
                 return QueryResult([], [], [])
             columns = [d[0] for d in cursor.description]
             types = [str(d[1]) for d in cursor.description]
-            return QueryResult(columns, types, cursor.fetchall())
+            rows = cursor.fetchmany(limit + 1)
+            return QueryResult(columns, types, rows[:limit], truncated=len(rows) > limit)
         except duckdb.Error as exc:
-            message = _first_line(exc)
+            message = _printable(_first_line(exc))
             if "read-only" in message and not self.write:
                 raise DeskError(f"the store is opened read-only: queries can read it but not change it "
                                 f"({message})") from None
@@ -917,6 +927,8 @@ class Store:
     def history(self, key: str) -> list[HistoryEntry]:
         """A claim's (or every claim of a metric's) stated value and status over time, one entry per
         stretch of runs in which neither changed. Raises DeskError when nothing has that name."""
+        if not _plain_text(key):
+            raise DeskError("the name is not valid text (it holds bytes that are not UTF-8); give a claim id or metric")
         con = self._connect()
         rows = con.execute("""
             SELECT r.run_id, runs.started, r.claim_id, r.path, r.metric, r.as_of_written, r.stated, r.recomputed,
@@ -944,16 +956,26 @@ class Store:
         known = con.execute("SELECT 1 FROM claims WHERE claim_id = $k OR metric = $k UNION ALL "
                             "SELECT 1 FROM parameters WHERE parameter_id = $k LIMIT 1", {"k": key}).fetchall()
         if known:
-            raise DeskError(f"'{key}' has no check results yet; run `claimdesk check` to record a run")
+            raise DeskError(f"'{_printable(key, 80)}' has no check results yet; run `claimdesk check` to record a run")
         names = [n for (n,) in con.execute("SELECT DISTINCT claim_id FROM claims UNION SELECT DISTINCT metric "
                                            "FROM claims WHERE metric IS NOT NULL UNION SELECT DISTINCT claim_id "
                                            "FROM results").fetchall()]
-        raise DeskError(f"no claim or metric named '{key}' in the store{did_you_mean(key, names)}")
+        raise DeskError(f"no claim or metric named '{_printable(key, 80)}' in the store"
+                        f"{did_you_mean(key, names)}")
 
     def export(self, folder: Path | str) -> dict[str, int]:
-        """Write every table and view as `<name>.parquet` in `folder`; returns rows per file."""
+        """Write every table and view as `<name>.parquet` in `folder`; returns rows per file. Each
+        file is written beside its place and renamed into it; a link found where a file goes is
+        replaced, never written through."""
         folder = Path(folder).absolute()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+        except OSError as exc:
+            raise DeskError(f"cannot export to {_printable(str(folder))}: {_reason(exc)}; choose a folder you can "
+                            "create and write") from None
+        if not folder.is_dir():
+            raise DeskError(f"cannot export to {_printable(str(folder))}: it is not a folder; choose a folder")
         if not self.write:  # writing files needs a connection allowed to touch the file system
             self.close()
         con = self._connect(external_access=True)
@@ -961,8 +983,16 @@ class Store:
         for name in (n for n in _relations(con) if n not in INTERNAL_TABLES):
             target = folder / f"{name}.parquet"
             partial = folder / f".{name}.parquet.partial"
-            con.execute(f"COPY (SELECT * FROM {name}) TO '{_sql_text(str(partial))}' (FORMAT parquet)")
-            os.replace(partial, target)  # a reader of the folder never sees half a file
+            try:
+                if partial.is_symlink() or partial.exists():
+                    partial.unlink()  # a link left here must not be written through
+                con.execute(f"COPY (SELECT * FROM {name}) TO '{_sql_text(str(partial))}' (FORMAT parquet)")
+                if target.is_dir() and not target.is_symlink():
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
+                os.replace(partial, target)  # a reader of the folder never sees half a file
+            except (duckdb.Error, OSError) as exc:
+                raise DeskError(f"cannot export to {_printable(str(folder))}: {_reason(exc)}; choose a folder you "
+                                "can write (files written so far are complete)") from None
             written[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         return written
 
@@ -1667,6 +1697,16 @@ def _write_problem(label: str, exc: BaseException) -> str:
            "the file reached the size limit for files (ulimit -f)": "raise the limit or choose another store"}
     return (f"the store {label} could not be written: {reason}; nothing of this run was saved and the previous "
             f"store is unchanged; {fix.get(reason, 'run again, or move the store aside to rebuild it from kb/')}")
+
+
+def _plain_text(text: str) -> bool:
+    """Can `text` be stored or sent to DuckDB? Arguments with bytes that are not UTF-8 reach
+    Python as lone surrogates, which cannot."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def _printable(text: str, limit: int = 200) -> str:
