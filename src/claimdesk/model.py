@@ -280,8 +280,8 @@ class _Compiler:
         # other twice per step double at every step, and sympy would spend minutes building them.
         size, degree = _estimate(node, self.estimate)
         if size > MAX_EXPANDED_NODES:
-            raise ExprError(f"expanded over the parameters, '{render(node)[:80]}' has about {size:.3g} parts, more "
-                            f"than {MAX_EXPANDED_NODES}; quantities that nest each other this deeply are refused")
+            raise ExprError(f"expanded over the parameters, '{render(node)[:80]}' has more than {MAX_EXPANDED_NODES} "
+                            f"parts (about {size:.3g}); quantities that nest each other this deeply are refused")
         self.last_estimate = (size, degree)
         return to_sympy(node, lambda r: resolved[r.key][0]), dims, conditions
 
