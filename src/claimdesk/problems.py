@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,9 +62,9 @@ def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 60) -> str:
     word and the choices, never on what was asked before, so a full and an incremental check agree."""
     from rapidfuzz import fuzz, process, utils
 
-    options = list(choices)
+    options = choices if isinstance(choices, list) else list(choices)
     if len(options) > SMALL_CHOICES:
-        options = _pool(word[:MAX_SUGGESTION_WORD], tuple(options))
+        options = _pool(word[:MAX_SUGGESTION_WORD], _indexed(options))
     word = word[:MAX_SUGGESTION_WORD]
     # Plain edit distance first (short words like units), then WRatio for long ids with a missing part.
     best = process.extractOne(word, options, scorer=fuzz.ratio, score_cutoff=70) or \
@@ -74,7 +73,7 @@ def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 60) -> str:
 
 
 SMALL_CHOICES = 500  # up to this many choices, every one is compared
-SUGGESTION_POOL = 100  # beyond, only this many: those sharing most three-letter pieces with the word
+SUGGESTION_POOL = 40  # beyond, only this many: those sharing most three-letter pieces with the word
 MAX_SUGGESTION_WORD = 200  # characters of the word compared
 
 
@@ -83,8 +82,22 @@ def _grams(text: str) -> set[str]:
     return {text[i:i + 3] for i in range(len(text) - 2)}
 
 
-@lru_cache(maxsize=8)
-def _gram_index(options: tuple[str, ...]) -> dict[str, list[int]]:
+_INDEXES: list[tuple[list[str], dict[str, list[int]]]] = []  # the last few choice lists and their indexes
+
+
+def _indexed(options: list[str]) -> tuple[list[str], dict[str, list[int]]]:
+    """The choices with their index, built once per distinct list (compared by value: callers
+    often build the same list afresh)."""
+    for known, index in _INDEXES:
+        if known is options or known == options:
+            return known, index
+    entry = (list(options), _gram_index(options))
+    _INDEXES.insert(0, entry)
+    del _INDEXES[8:]
+    return entry
+
+
+def _gram_index(options: list[str]) -> dict[str, list[int]]:
     """Three-letter piece -> the choices holding it; pieces common to more than one choice in 20
     say nothing about closeness and would make every look-up walk the whole desk, so they are left out."""
     index: dict[str, list[int]] = {}
@@ -95,8 +108,8 @@ def _gram_index(options: tuple[str, ...]) -> dict[str, list[int]]:
     return {gram: holders for gram, holders in index.items() if len(holders) <= common}
 
 
-def _pool(word: str, options: tuple[str, ...]) -> list[str]:
-    index = _gram_index(options)
+def _pool(word: str, indexed: tuple[list[str], dict[str, list[int]]]) -> list[str]:
+    options, index = indexed
     shared: Counter[int] = Counter()
     for gram in sorted(_grams(word)):
         shared.update(index.get(gram, ()))
