@@ -193,6 +193,8 @@ def build_model(desk: Desk) -> Model:
         for quantity, line, where in record.quantity_lines():
             definitions[quantity.id] = (quantity, record.path, line, where)
     compiler = _Compiler(parameters, definitions, problems)
+    for name in _dependencies_first(definitions):  # so compiling never recurses more than a step
+        compiler.compile(name)
     quantities = {}
     for name in definitions:
         info = compiler.compile(name)
@@ -209,6 +211,45 @@ def build_model(desk: Desk) -> Model:
                 problems.append(Problem(record.path, line, f"tables[{i}].show",
                                         f"'{name}' is not a parameter or quantity{did_you_mean(name, known)}"))
     return Model(parameters, quantities, problems, digest.hexdigest(), [(r.path, t) for r, _, t in tables])
+
+
+def _dependencies_first(definitions: dict[str, tuple[Quantity, str, int, str]]) -> list[str]:
+    """The quantities in an order where each comes after the quantities it names (an iterative
+    depth-first walk: a chain of a thousand quantities must not overflow Python's stack). Names
+    in a cycle or in text that does not parse are left where they fall; compiling reports them."""
+    def named(name: str) -> list[str]:
+        quantity = definitions[name][0]
+        texts = [quantity.expr] if quantity.expr else [*(quantity.where or "").split("=", 1)]
+        found = []
+        for text in texts + ([quantity.requires] if quantity.requires else []):
+            try:
+                if text is quantity.requires:
+                    left, _, right = parse_condition(text)
+                    nodes = [left, right]
+                else:
+                    nodes = [parse(text)]
+            except ExprError:
+                continue
+            found += [r.name for node in nodes for r in refs(node) if r.name in definitions]
+        return found
+
+    order: list[str] = []
+    seen: set[str] = set()
+    for start in definitions:
+        if start in seen:
+            continue
+        seen.add(start)
+        work = [(start, iter(named(start)))]
+        while work:
+            name, children = work[-1]
+            child = next((c for c in children if c not in seen), None)
+            if child is None:
+                work.pop()
+                order.append(name)
+            else:
+                seen.add(child)
+                work.append((child, iter(named(child))))
+    return order
 
 
 class _Compiler:

@@ -26,7 +26,7 @@ from pydantic import (
 
 from .freshness import DEFAULT_STALE_AFTER, Period, Threshold, parse_day, parse_period
 from .frontmatter import Loaded, YamlNumber
-from .problems import Problem, did_you_mean, field_name
+from .problems import Problem, did_you_mean, excerpt, field_name
 from .units import UnitError, parse_unit
 from .values import Stated, Tolerance, parse_tolerance, parse_value
 
@@ -326,7 +326,8 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if kind == "missing":
         return "is required but missing"
     if kind == "extra_forbidden":
-        return f"unknown field '{loc[-1]}'{did_you_mean(str(loc[-1]), _allowed_keys(model, loc))}"
+        key = str(loc[-1]) if loc else ""
+        return f"unknown field '{excerpt(key, 60)}'{did_you_mean(key, _allowed_keys(model, loc))}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_describe(given)} is not allowed; use one of {expected.replace(chr(39), '')}"
@@ -363,12 +364,30 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+def _real_loc(data: Any, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic's error location without its own steps (union members such as 'list[str]'),
+    which are told from a contributor's keys (a key may be written '[0]') by walking the data."""
+    loc: list[Any] = []
+    node = data
+    for part in raw:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and "[" in part:
+            continue  # a step of pydantic's, not of the document
+        else:
+            node = None
+        loc.append(part)
+    return tuple(loc)
+
+
 def problems_from(exc: ValidationError, model: type[BaseModel], loaded: Loaded, source: str,
-                  prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+                  prefix: tuple[str | int, ...] = (), data: Any = None) -> list[Problem]:
     """Located, plain-worded problems from a pydantic ValidationError."""
     problems = []
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        loc = _real_loc(data, error["loc"])
         path = prefix + loc
         problems.append(Problem(source, loaded.line_of(path), field_name(path), _message(error, model, loc)))
     return problems
@@ -380,4 +399,4 @@ def validate(model: type[BaseModel], data: Any, loaded: Loaded, source: str,
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        return None, problems_from(exc, model, loaded, source, prefix)
+        return None, problems_from(exc, model, loaded, source, prefix, data)
