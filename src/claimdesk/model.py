@@ -235,20 +235,27 @@ def _dependencies_first(definitions: dict[str, tuple[Quantity, str, int, str]]) 
 
     order: list[str] = []
     seen: set[str] = set()
+    tainted: set[str] = set()  # in a cycle, or naming one: compiled in file order, which words the cycle's error
     for start in definitions:
         if start in seen:
             continue
         seen.add(start)
-        work = [(start, iter(named(start)))]
+        work = [(start, named(start))]
+        on_path = {start}
         while work:
             name, children = work[-1]
             child = next((c for c in children if c not in seen), None)
             if child is None:
                 work.pop()
-                order.append(name)
+                on_path.discard(name)
+                if any(c in on_path or c in tainted for c in children):
+                    tainted.add(name)
+                else:
+                    order.append(name)
             else:
                 seen.add(child)
-                work.append((child, iter(named(child))))
+                on_path.add(child)
+                work.append((child, named(child)))
     return order
 
 
