@@ -100,6 +100,9 @@ def _number(raw: Any) -> float:
     raise ValueError(f"expected a number, got {raw!r}")
 
 
+MAX_PERIOD_COUNT = 1_000_000
+
+
 def _positive_int(raw: Any) -> int:
     if isinstance(raw, YamlNumber) and isinstance(raw.value, int) and raw.value > 0:
         return raw.value
@@ -120,7 +123,11 @@ def _stale_after(raw: Any) -> Threshold | Literal["never"]:
         raise ValueError(f"write {{count: 12, period: month}} or never, got {raw!r}")
     if raw["period"] not in ("day", "week", "month", "year"):
         raise ValueError(f"period must be day, week, month or year, got {raw['period']!r}")
-    return Threshold(_positive_int(raw["count"]), raw["period"])
+    count = _positive_int(raw["count"])
+    if count > MAX_PERIOD_COUNT:  # the store keeps it as a 32-bit integer; a million days is ~2,700 years
+        raise ValueError(f"count {count} is too large (at most {MAX_PERIOD_COUNT}); write never for a figure "
+                         "that does not go stale")
+    return Threshold(count, raw["period"])
 
 
 def _json(schema: dict[str, Any]) -> WithJsonSchema:
@@ -152,7 +159,7 @@ StaleAfter = Annotated[Threshold | Literal["never"] | None, PlainValidator(_stal
                        _json({"anyOf": [{"const": "never"},
                                         {"type": "object", "additionalProperties": False,
                                          "required": ["count", "period"],
-                                         "properties": {"count": {"type": "integer", "minimum": 1},
+                                         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": MAX_PERIOD_COUNT},
                                                         "period": {"enum": ["day", "week", "month", "year"]}}}]})]
 Status = Literal["error", "mismatch", "conflict", "stale", "due", "ok", "unchecked"]
 

@@ -554,7 +554,7 @@ class Store:
                     self._con = None  # DuckDB invalidated the database: nothing is committed, reopen next time
                 raise
             con.commit()
-        except (duckdb.Error, OSError) as exc:
+        except (duckdb.Error, OSError, pa.ArrowException, OverflowError) as exc:
             self._release_quietly()
             raise DeskError(_write_problem(self.label, exc)) from None
 
@@ -1663,6 +1663,8 @@ def _reason(exc: BaseException) -> str:
         return "it is a symbolic link, which claimdesk never writes through"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
+    if isinstance(exc, (pa.ArrowException, OverflowError)):
+        return f"a value does not fit the store's columns ({_printable(_first_line(exc))})"
     return _printable(_first_line(exc))
 
 
