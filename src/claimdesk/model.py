@@ -21,7 +21,21 @@ from typing import Any
 
 import sympy
 
-from .expr import BinOp, ExprError, Neg, Node, Num, Ref, dims_of, parse, parse_condition, parse_equation, refs, render, to_sympy
+from .expr import (
+    BinOp,
+    ExprError,
+    Neg,
+    Node,
+    Num,
+    Ref,
+    dims_of,
+    parse,
+    parse_condition,
+    parse_equation,
+    refs,
+    render,
+    to_sympy,
+)
 from .kb import Desk
 from .problems import Problem, did_you_mean
 from .schema import Parameter, Quantity

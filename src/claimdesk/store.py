@@ -80,7 +80,6 @@ from . import __version__, kb
 from .expr import ExprError, parse, refs
 from .freshness import Period, Threshold
 from .frontmatter import Loaded
-from .git_version import desk_version  # noqa: F401 - job.py reads the desk's version through the store
 from .problems import DeskError, Problem, did_you_mean
 from .results import CheckRun, Result, Tally
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, DeskSettings, Page
