@@ -197,7 +197,7 @@ class _Builder:
         if isinstance(event, ev.AliasEvent):
             path = self.child_path()
             self.problem(self.line(event), path or (),
-                         f"aliases (*{excerpt(event.anchor or "", 20)}) are not allowed; repeat the value instead")
+                         f"aliases (*{excerpt(event.anchor or '', 20)}) are not allowed; repeat the value instead")
             raise _Stop
         path = self.child_path()
         if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
