@@ -44,6 +44,15 @@ def clean_errors(command: F) -> F:
         except RecursionError:
             click.echo("claimdesk: the input nests too deeply to be read; simplify it", err=True)
             sys.exit(2)
+        except Exception as exc:  # a store damaged where store.py did not look: one line, not a traceback
+            if not type(exc).__module__.lstrip("_").startswith("duckdb"):
+                raise
+            from .problems import excerpt
+
+            first = str(exc).strip().split("\n", 1)[0]
+            click.echo(f"claimdesk: the store could not be read ({excerpt(first, 200)}); if it is damaged, move it "
+                       "aside and run `claimdesk ingest` to build a new one from kb/", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
