@@ -68,19 +68,26 @@ def cases(folder: Path) -> dict[str, list[str]]:
     return commands
 
 
+INNER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from claimdesk.cli import main; main()"
+WRAPPER = """import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[3:]], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL, timeout=float(sys.argv[2]))
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+print(f"{time.perf_counter() - start:.1f} s, {peak} MB, exit {done.returncode}")
+"""
+
+
 def run(source: Path, args: list[str], timeout: float) -> str:
-    code = ("import resource, subprocess, sys, time\n"
-            "start = time.perf_counter()\n"
-            f"done = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, {str(source)!r}); "
-            "from claimdesk.cli import main; main()', *sys.argv[1:]], stdout=subprocess.DEVNULL, "
-            f"stderr=subprocess.DEVNULL, timeout={timeout})\n"
-            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024\n"
-            "print(f'{time.perf_counter() - start:.1f} s, {peak} MB, exit {done.returncode}')\n")
+    """The command with `source` first on the path, in a process of its own: seconds, peak memory, exit code."""
     try:
-        return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                              timeout=timeout + 30).stdout.strip() or "failed"
+        done = subprocess.run([sys.executable, "-c", WRAPPER, INNER, str(timeout), str(source), *args],
+                              capture_output=True, text=True, timeout=timeout + 30)
     except subprocess.TimeoutExpired:
         return f"> {timeout:.0f} s (stopped)"
+    if "TimeoutExpired" in done.stderr:
+        return f"> {timeout:.0f} s (stopped)"
+    return done.stdout.strip() or f"failed: {done.stderr.strip()[-300:]}"
 
 
 def main() -> None:
