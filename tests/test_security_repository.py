@@ -222,3 +222,8 @@ def test_odd_files_in_kb_are_located_problems(make_desk: Callable[..., Path]) ->
     assert "Traceback" not in output and code == 1, output  # format errors: exit 1, and the run is recorded
     with Store.open(root / "data" / "claimdesk.duckdb") as store:
         assert any("name not plain text" in path for (path,) in store.select("SELECT path FROM pages"))
+
+
+def test_a_mistyped_command_is_escaped_too() -> None:
+    code, output = run("\x1b[2Kvalidat", "--today", "\x1b[8m")
+    assert code == 2 and "\x1b" not in output and "\\x1b[2K" in output, output

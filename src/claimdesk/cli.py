@@ -57,7 +57,18 @@ def clean_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _GuardedGroup(click.Group):
+    """The `claimdesk` group: output is guarded (terminal.py) before anything is parsed or printed,
+    so even click's own messages about a mistyped command cannot carry escape sequences."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from .terminal import guard_output
+
+        guard_output()
+        return super().main(*args, **kwargs)
+
+
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="claimdesk")
 def main() -> None:
     """claimdesk: a research desk's knowledge base that keeps its numbers honest.
@@ -68,9 +79,6 @@ def main() -> None:
 
     Example: claimdesk validate
     """
-    from .terminal import guard_output
-
-    guard_output()  # contributors' text never drives the terminal (terminal.py)
 
 
 @main.command()
