@@ -356,8 +356,9 @@ def test_a_store_from_a_newer_claimdesk_is_left_alone(desk: Path, tmp_path: Path
 def test_a_file_that_is_not_a_store(tmp_path: Path) -> None:
     path = tmp_path / "store.duckdb"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(DeskError, match="cannot open the store"):
+    with pytest.raises(DeskError, match="is not a DuckDB file, so it is not a claimdesk store; it was left untouched"):
         Store.open(path, write=True)
+    assert path.read_bytes() == b"this is not a database" * 100
     with pytest.raises(DeskError, match="no store at"):
         Store.open(tmp_path / "missing.duckdb")
 

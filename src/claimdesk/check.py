@@ -15,6 +15,7 @@ This module reads a `Desk` and produces a `CheckRun`; it writes nothing.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import gc
 import math
@@ -34,6 +35,8 @@ from .schema import Acknowledgement, Claim, given_reference, given_text_message
 from .units import Dims, Unit, describe_dims, parse_unit
 from .values import figure_text
 
+STALE_LISTED = 100  # stale inputs traced by name per claim; beyond, "and more than 94 more"
+MAX_CONFLICT_PAIRS = 500_000  # overlapping claims of one metric compared at most (about a second)
 MAX_NAMED_CONFLICTS = 3  # per claim; more are counted, so a crowded metric cannot flood the results
 
 
@@ -93,6 +96,7 @@ class Checker:
         `desk`. Given when `desk` holds only part of a desk (an incremental run, see job.py)."""
         self.desk = desk
         self.known_names = known_names
+        self._known: list[str] | None = None
         self.today = today or dt.date.today()
         self.model = model or build_model(desk)
         self.claims: dict[str, Located] = {}
@@ -180,7 +184,9 @@ class Checker:
                                 f"{'parameter' if name in self.model.parameters else 'quantity'}")
             return
         if name not in self.claims:
-            known = list(self.known_names() if self.known_names else self.claims) + self.model.names()
+            if self._known is None:  # built once: a desk can name thousands of unknown names
+                self._known = list(self.known_names() if self.known_names else self.claims) + self.model.names()
+            known = self._known
             raise ExprError(f"unknown name '{name}'{did_you_mean(name, known)}; a check names model "
                             "parameters and quantities (claimdesk model) and claim ids")
         other = self.claims[name].claim
@@ -457,18 +463,15 @@ class Checker:
                 findings[claim_id].append(Finding("stale", own[claim_id]))
         if not own:
             return
-        # What a claim depends on is decided by its dependency set, which many claims share.
-        stale_by_inputs: dict[frozenset[str], list[str]] = {}
-        for claim_id, inputs in dependencies.items():
-            stale_inputs = stale_by_inputs.get(inputs)
-            if stale_inputs is None:
-                reachable = set(inputs) | _reachable_from(inputs, dependencies)
-                stale_inputs = stale_by_inputs[inputs] = sorted(d for d in reachable if d in own)
+        for claim_id, (stale_inputs, left_out) in _stale_reach(dependencies, own).items():
             if claim_id in stale_inputs:  # a claim in a cycle reaches itself
                 stale_inputs = [d for d in stale_inputs if d != claim_id]
             if stale_inputs:
-                shown = ", ".join(stale_inputs[:5]) + (f" and {len(stale_inputs) - 5} more"
-                                                       if len(stale_inputs) > 5 else "")
+                shown = ", ".join(stale_inputs[:5])
+                if left_out:
+                    shown += f" and more than {STALE_LISTED - 6} more"
+                elif len(stale_inputs) > 5:
+                    shown += f" and {len(stale_inputs) - 5} more"
                 findings[claim_id].append(Finding("stale", f"depends on stale {shown}"))
 
     def _forecasts(self, findings: dict[str, list[Finding]], results: dict[str, Result]) -> None:
@@ -541,6 +544,15 @@ class Checker:
             if len(spans) < 2:
                 continue
             spans.sort(key=lambda span: span.start)
+            pairs = _overlapping_pairs(spans)
+            if pairs > MAX_CONFLICT_PAIRS:  # comparing them all would take minutes: say so, on each claim
+                metric = spans[0].claim.metric
+                for span in spans:
+                    findings[span.claim.id].append(Finding(
+                        "error", f"not compared for conflicts: {len(spans)} claims of {metric} cover overlapping "
+                                 f"periods, {pairs} pairs, more than the {MAX_CONFLICT_PAIRS} claimdesk compares; "
+                                 "split the metric (one per series or source) or narrow the as_of periods"))
+                continue
             for i, first in enumerate(spans):
                 for second in spans[i + 1:]:
                     if second.start > first.end:
@@ -696,28 +708,21 @@ def _span(claim: Claim) -> _Span:
     return _Span(claim, claim.as_of.start, claim.as_of.end, low * unit.factor, high * unit.factor, strict, unit.dims)
 
 
+def _overlapping_pairs(spans: list[_Span]) -> int:
+    """How many pairs of spans (sorted by start) have overlapping periods: what the sweep compares."""
+    starts = [span.start for span in spans]
+    return sum(bisect.bisect_right(starts, span.end, lo=i + 1) - i - 1 for i, span in enumerate(spans))
+
+
 def _agree(first: _Span, second: _Span) -> bool:
     """Do two values of one metric admit a common figure (in base units, with tolerances)?"""
     low, high = max(first.low, second.low), min(first.high, second.high)
     return low < high if first.strict or second.strict else low <= high
 
 
-def _reachable_from(starts: Collection[str], graph: Mapping[str, Collection[str]]) -> set[str]:
-    """Every node reachable from `starts` (not counting the starts themselves unless reached)."""
-    seen: set[str] = set()
-    stack = [node for start in starts for node in graph.get(start, ())]
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(graph.get(node, ()))
-    return seen
-
-
-def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
-    """The claims that refer to each other in a cycle: each strongly connected component of more
-    than one claim, sorted (Tarjan's algorithm, iterative so that long chains cannot overflow the
-    stack). A check naming its own claim is refused earlier, in `compile`."""
+def _components(graph: Mapping[str, Collection[str]]) -> list[list[str]]:
+    """Every strongly connected component of the graph, each sorted, a component after every one
+    it reaches (Tarjan's algorithm, iterative so that long chains cannot overflow the stack)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -759,9 +764,49 @@ def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
                     component.append(member)
                     if member == node:
                         break
-                if len(component) > 1:
-                    components.append(sorted(component))
+                components.append(sorted(component))
     return components
+
+
+def _find_cycles(graph: Mapping[str, Collection[str]]) -> Iterable[list[str]]:
+    """The claims that refer to each other in a cycle: each strongly connected component of more
+    than one claim, sorted. A check naming its own claim is refused earlier, in `compile`."""
+    return [component for component in _components(graph) if len(component) > 1]
+
+
+def _stale_reach(dependencies: Mapping[str, Collection[str]], stale: Collection[str]) -> dict[str, tuple[list[str], bool]]:
+    """For every claim with dependencies: the stale names it reaches through them, the
+    STALE_LISTED first in sorted order, and whether more were left out. Each strongly connected
+    component is done once, after those it depends on, so a chain of 10,000 checks costs 10,000
+    steps, not 50 million; keeping only the first names is exact for them, since the first
+    names of a union are among the first names of its parts."""
+    component_of: dict[str, int] = {}
+    reach: list[tuple[list[str], bool]] = []
+    out: dict[str, tuple[list[str], bool]] = {}
+    for number, component in enumerate(_components(dependencies)):  # dependencies come first
+        members = set(component)
+        for member in component:
+            component_of[member] = number
+        names: set[str] = set()
+        more = False
+        for member in component:
+            for name in dependencies.get(member, ()):
+                if name in members:
+                    continue
+                if name in stale:
+                    names.add(name)
+                if name in component_of:
+                    listed, left_out = reach[component_of[name]]
+                    names.update(listed)
+                    more = more or left_out
+        if len(component) > 1 or any(m in dependencies.get(m, ()) for m in component):
+            names.update(m for m in component if m in stale)  # a cycle reaches its own members
+        ordered = sorted(names)
+        reach.append((ordered[:STALE_LISTED], more or len(ordered) > STALE_LISTED))
+        for member in component:
+            if member in dependencies:
+                out[member] = reach[-1]
+    return out
 
 
 def check_desk(desk: Desk, today: dt.date | None = None, model: Model | None = None) -> CheckRun:

@@ -38,11 +38,40 @@ def clean_errors(command: F) -> F:
             for problem in exc.problems:
                 click.echo(f"claimdesk: {problem}".replace(": : ", ": "), err=True)
             sys.exit(2)
+        except OSError as exc:  # a file or folder the command was pointed at: one line, never a traceback
+            from .problems import excerpt
+
+            where = f"{excerpt(exc.filename, 200)}: " if exc.filename else ""
+            click.echo(f"claimdesk: {where}{(exc.strerror or str(exc)).lower()}", err=True)
+            sys.exit(2)
+        except RecursionError:
+            click.echo("claimdesk: the input nests too deeply to be read; simplify it", err=True)
+            sys.exit(2)
+        except Exception as exc:  # a store damaged where store.py did not look: one line, not a traceback
+            if not type(exc).__module__.lstrip("_").startswith("duckdb"):
+                raise
+            from .problems import excerpt
+
+            first = str(exc).strip().split("\n", 1)[0]
+            click.echo(f"claimdesk: the store could not be read ({excerpt(first, 200)}); if it is damaged, move it "
+                       "aside and run `claimdesk ingest` to build a new one from kb/", err=True)
+            sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _GuardedGroup(click.Group):
+    """The `claimdesk` group: output is guarded (terminal.py) before anything is parsed or printed,
+    so even click's own messages about a mistyped command cannot carry escape sequences."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        from .terminal import guard_output
+
+        guard_output()
+        return super().main(*args, **kwargs)
+
+
+@click.group(cls=_GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="claimdesk")
 def main() -> None:
     """claimdesk: a research desk's knowledge base that keeps its numbers honest.

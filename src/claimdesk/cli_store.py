@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -76,6 +77,9 @@ def register(main: click.Group) -> None:
             result = store.query(sql)
         if result.columns:
             click.echo(render_rows(result.columns, result.rows, output))
+        if result.truncated:
+            click.echo(f"claimdesk: the result has more than {len(result.rows)} rows and only the first {len(result.rows)} "
+                       "are shown; narrow it with WHERE or LIMIT ... OFFSET, or use `claimdesk export`", err=True)
 
     @main.command()
     @click.argument("key", metavar="CLAIM_ID_OR_METRIC")
@@ -124,9 +128,9 @@ def register(main: click.Group) -> None:
 
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: str) -> str:
     """Rows as a table (rich on a terminal, tab-separated otherwise), CSV or JSON."""
-    if output == "json":
-        return json.dumps([dict(zip(columns, row)) for row in rows], default=_json_value, ensure_ascii=False,
-                          indent=1)
+    if output == "json":  # NaN and ±Infinity, which JSON cannot hold, become null
+        return json.dumps([dict(zip(columns, (_finite(v) for v in row))) for row in rows], default=_json_value,
+                          ensure_ascii=False, indent=1, allow_nan=False)
     if output == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -145,11 +149,22 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], output: s
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*("[dim]NULL[/dim]" if v is None else escape(_plain(v)) for v in row))
-    console = Console()
+    console = Console(color_system=None)  # no colours: the terminal guard (terminal.py) escapes every ESC
     with console.capture() as capture:
         console.print(table)
         console.print(f"{len(rows)} rows", style="dim", highlight=False)
     return capture.get().rstrip("\n")
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float in it (in lists and maps too) replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
 
 
 def _json_value(value: Any) -> Any:

@@ -124,6 +124,10 @@ class _Converter:
             right = self.convert(node.right, depth + 1)
             if op == "**":
                 right = self.exponent(right)
+                total = _power_reach(left) * max(1.0, abs(right.value))
+                if total > MAX_EXPONENT:
+                    raise ExprError(f"powers of powers raise to {total:g} in all; at most {MAX_EXPONENT} "
+                                    "(write the power once: x ** 8, not (x ** 2) ** 4 ** ...)")
             return BinOp(op, left, right)
         if isinstance(node, ast.Call):
             return self.call(node, depth)
@@ -175,6 +179,22 @@ class _Converter:
         if not args:
             raise ExprError(f"{name}() needs at least one argument")
         return Call(name, args)
+
+
+def _power_reach(node: Node) -> float:
+    """The largest product of exponents along any path through nested powers: (x ** 4) ** 4 is 16.
+    Bounding it bounds the numbers and polynomial degrees an expression can make sympy build."""
+    if isinstance(node, BinOp):
+        inner = max(_power_reach(node.left), _power_reach(node.right))
+        if node.op == "**":
+            assert isinstance(node.right, Num)
+            return _power_reach(node.left) * max(1.0, abs(node.right.value))
+        return inner
+    if isinstance(node, Neg):
+        return _power_reach(node.operand)
+    if isinstance(node, Call):
+        return max(_power_reach(a) for a in node.args)
+    return 1.0
 
 
 def _parse_python(text: str, mode_hint: str) -> ast.AST:
@@ -256,7 +276,12 @@ def to_sympy(node: Node, symbol: Callable[[Ref], sympy.Expr]) -> sympy.Expr:
         left = to_sympy(node.left, symbol)
         if node.op == "**":
             assert isinstance(node.right, Num)
-            exponent = Fraction(node.right.value).limit_denominator(1000)
+            # The number written, exactly: '0.0833' is 833/10000, never rounded to 1/12 (and
+            # 0.0001 never to 0). Exact, so that x ** 0.5 stays a square root sympy can reason about.
+            try:
+                exponent = Fraction(node.right.text.replace("_", ""))
+            except ValueError:  # 0x10 and the like: the value Python read, exactly
+                exponent = Fraction(node.right.value)
             return left ** sympy.Rational(exponent.numerator, exponent.denominator)
         right = to_sympy(node.right, symbol)
         if node.op == "+":

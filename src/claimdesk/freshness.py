@@ -81,10 +81,13 @@ def parse_day(raw: Any) -> dt.date:
 
 def add_period(day: dt.date, count: int, period: PeriodName) -> dt.date:
     """`day` moved forward by count periods; month ends are clamped (Jan 31 + 1 month = Feb 28)."""
-    if period == "day":
-        return day + dt.timedelta(days=count)
-    if period == "week":
-        return day + dt.timedelta(weeks=count)
+    try:
+        if period == "day":
+            return day + dt.timedelta(days=count)
+        if period == "week":
+            return day + dt.timedelta(weeks=count)
+    except OverflowError:  # beyond year 9999 (or 1e9 weeks): never within a date, so never stale
+        return dt.date.max
     months = count * (12 if period == "year" else 1)
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)

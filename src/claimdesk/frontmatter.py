@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 import yaml.events as ev
 
-from .problems import Problem, field_name
+from .problems import Problem, excerpt, field_name, printable
 from .yaml_hints import yaml_error_message
 
 try:  # libyaml is several times faster; the pure-Python parser is a fallback, not a requirement
@@ -51,6 +51,9 @@ _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 _SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:nan|NaN|NAN|inf|Inf|INF)")
 _NUMERIC_START = frozenset("0123456789+-.")
+# What YAML 1.2 reads as text: tab, newlines and the printable characters. Anything else (NUL, the
+# other C0 controls, DEL, C1 controls, lone surrogates) makes libyaml stop with an unlocated error.
+_NOT_YAML = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class Invalid:
@@ -167,16 +170,19 @@ class _Builder:
         self.result.lines[top.path + (key,)] = line
 
     # -- events --------------------------------------------------------------------------
-    def refuse_decorations(self, event: Any, path: Path) -> None:
+    def refuse_decorations(self, event: Any, path: Path) -> bool:
+        """Report a tag; True when there was one. The value it decorates becomes INVALID and the rest
+        of the document is still read: one bad entry must not hide the others. An anchor stops."""
         line = self.line(event)
-        if getattr(event, "anchor", None):
-            self.problem(line, path, f"anchors (&{event.anchor}) are not allowed; repeat the value instead")
+        if getattr(event, "anchor", None):  # anchors come with aliases (alias bombs): stop at the first
+            self.problem(line, path, f"anchors (&{excerpt(event.anchor, 20)}) are not allowed; repeat the value instead")
             raise _Stop
         tag = getattr(event, "tag", None)
         if tag and tag != "!":
             shown = tag.replace("tag:yaml.org,2002:", "!!")
-            self.problem(line, path, f"tags ({shown}) are not allowed; write plain values")
-            raise _Stop
+            self.problem(line, path, f"tags ({excerpt(shown, 60)}) are not allowed; write plain values")
+            return True
+        return False
 
     def feed(self, event: ev.Event) -> None:
         if isinstance(event, ev.ScalarEvent):
@@ -190,8 +196,9 @@ class _Builder:
                 raise _Stop
             return
         if isinstance(event, ev.AliasEvent):
-            self.problem(self.line(event), self.child_path() or (),
-                         f"aliases (*{event.anchor}) are not allowed; repeat the value instead")
+            path = self.child_path()
+            self.problem(self.line(event), path or (),
+                         f"aliases (*{excerpt(event.anchor or '', 20)}) are not allowed; repeat the value instead")
             raise _Stop
         path = self.child_path()
         if isinstance(event, (ev.MappingEndEvent, ev.SequenceEndEvent)):
@@ -205,19 +212,20 @@ class _Builder:
             if not isinstance(event, ev.ScalarEvent):
                 self.problem(self.line(event), top.path, "keys must be plain text, not lists or mappings")
                 raise _Stop
-            self.refuse_decorations(event, top.path)
+            if self.refuse_decorations(event, top.path):
+                raise _Stop  # a decorated key: which value is meant cannot be told
             self.take_key(event, top)
             return
-        self.refuse_decorations(event, path)
+        refused = self.refuse_decorations(event, path)
         line = self.line(event)
         if isinstance(event, ev.ScalarEvent):
-            self.place(self.scalar(event, path, line), path, line)
+            self.place(INVALID if refused else self.scalar(event, path, line), path, line)
             return
         if len(self.stack) >= MAX_DEPTH:
             self.problem(line, path[:2], f"nesting deeper than {MAX_DEPTH} levels")
             raise _Stop
         container: dict[str, Any] | list[Any] = {} if isinstance(event, ev.MappingStartEvent) else []
-        self.place(container, path, line)
+        self.place(INVALID if refused else container, path, line)  # a refused one is read, then dropped
         self.stack.append(_Frame(container, path))
 
     def feed_scalar(self, event: ev.ScalarEvent) -> None:
@@ -229,17 +237,18 @@ class _Builder:
             if isinstance(container, list):
                 path = top.path + (len(container),)
             elif top.key is None:  # a mapping key
-                if decorated:
-                    self.refuse_decorations(event, top.path)
+                if decorated and self.refuse_decorations(event, top.path):
+                    raise _Stop  # a decorated key: which value is meant cannot be told
                 self.take_key(event, top)
                 return
             else:
                 path = top.path + (top.key,)
         else:
             path = ()
-        if decorated:
-            self.refuse_decorations(event, path)
         line = self.line(event)
+        if decorated and self.refuse_decorations(event, path):
+            self.place(INVALID, path, line)
+            return
         self.place(self.scalar(event, path, line), path, line)
 
     def scalar(self, event: ev.ScalarEvent, path: Path, line: int) -> Any:
@@ -297,6 +306,13 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         builder.problem(first_line, (), f"larger than {MAX_BYTES // (1024 * 1024)} MiB; split it up")
         return builder.result
+    unreadable = _NOT_YAML.search(text)
+    if unreadable:
+        line = text.count("\n", 0, unreadable.start()) + first_line
+        builder.problem(line, (), f"the character {printable(unreadable[0])} is not allowed in YAML (a control "
+                                  "character, or bytes that are not text); remove it")
+        builder.result.fatal = True
+        return builder.result
     parser = _Parser(text)
     next_event, feed, feed_scalar, scalar_event = parser.get_event, builder.feed, builder.feed_scalar, ev.ScalarEvent
     try:
@@ -322,7 +338,7 @@ def parse_yaml(text: str, source: str, first_line: int = 1) -> Loaded:
         builder.problem(line, (), problem)
     except yaml.YAMLError as exc:
         builder.result.fatal = True
-        builder.problem(first_line, (), f"invalid YAML: {exc}")
+        builder.problem(first_line, (), f"invalid YAML: {excerpt(str(exc).splitlines()[0] if str(exc) else '', 120)}")
     finally:
         dispose = getattr(parser, "dispose", None)
         if dispose:
@@ -392,7 +408,7 @@ def require_mapping(loaded: Loaded, source: str, line: int, what: str) -> None:
         loaded.fatal = True
     elif not isinstance(loaded.data, dict):
         loaded.fatal = True
-        kind = "a list" if isinstance(loaded.data, list) else f"a single value ({loaded.data!r})"
+        kind = "a list" if isinstance(loaded.data, list) else f"a single value ('{excerpt(loaded.data, 20)}')"
         loaded.problems.append(Problem(source, loaded.lines.get((), line), "",
                                        f"{what} must be a mapping of keys to values, found {kind}"))
         loaded.data = None

@@ -199,7 +199,7 @@ def _base(today: dt.date, model: Model, stats: IngestStats) -> dict[str, Any]:
 
 def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
           base: dict[str, Any], clock: _Clock, also: Callable[[int], None] | None = None) -> CheckOutcome:
-    from .store import desk_version
+    from .git_version import desk_version
 
     desk = stats.desk
     assert desk is not None
@@ -225,7 +225,7 @@ def _full(store: Store, stats: IngestStats, model: Model, today: dt.date, starte
 def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date, started: dt.datetime,
                  base: dict[str, Any], previous_run_id: int, clock: _Clock,
                  also: Callable[[int], None] | None = None) -> CheckOutcome:
-    from .store import desk_version
+    from .git_version import desk_version
 
     desk = stats.desk
     assert desk is not None

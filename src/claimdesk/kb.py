@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from .frontmatter import Loaded, decode, load_front_matter, parse_yaml, require_mapping
-from .problems import DeskError, Problem
+from .problems import DeskError, Problem, printable
 from .schema import Claim, DeskSettings, ModelFile, Page, Parameter, Quantity, Source, SourceKey, validate
 
 MAX_FILE_BYTES = 4 * 1024 * 1024
 SOURCES_FILE = "data/sources.yaml"
 SETTINGS_FILE = "data/desk.yaml"
 MODELS_DIR = "data/models"
+_UNREADABLE_NAME = " (name not plain text)"  # marks an escaped file name: the file cannot be opened by it
 
 
 @dataclass
@@ -169,13 +171,55 @@ def content_hash(raw: bytes) -> str:
 
 
 def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
+    """A file's bytes, or why not. Only a regular file is read (a named pipe would block, a device
+    never end), through at most MAX_FILE_BYTES; nothing is opened for writing."""
+    if _UNREADABLE_NAME in rel:
+        return None, Problem(rel, 0, "", "the file or folder name holds control characters or bytes that are not "
+                                         "UTF-8 (shown escaped); rename it in plain text to have it read")
+    if rel.endswith("/"):
+        return None, Problem(rel, 0, "", "cannot list this folder, so its pages are left out of the desk; make it "
+                                         "readable (or remove it)")
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, Problem(rel, 0, "", f"file is {size} bytes; at most {MAX_FILE_BYTES} are read")
-        return path.read_bytes(), None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        return None, Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}")
+        return None, Problem(rel, 0, "", f"cannot read: {(exc.strerror or str(exc)).lower()}")
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None, Problem(rel, 0, "", "not a regular file (a folder, pipe or device); pages and data files "
+                                             "are plain files")
+        if info.st_size > MAX_FILE_BYTES:
+            return None, Problem(rel, 0, "", f"file is {info.st_size} bytes; at most {MAX_FILE_BYTES} are read")
+        chunks = []
+        remaining = MAX_FILE_BYTES + 1
+        while remaining > 0 and (chunk := os.read(fd, min(remaining, 1 << 20))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        raw = b"".join(chunks)
+        if len(raw) > MAX_FILE_BYTES:
+            return None, Problem(rel, 0, "", f"file is more than {MAX_FILE_BYTES} bytes; at most that many are read")
+        return raw, None
+    except OSError as exc:
+        return None, Problem(rel, 0, "", f"cannot read: {(exc.strerror or str(exc)).lower()}")
+    finally:
+        os.close(fd)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Does `path`, links followed, lead to `folder` or below? A link loop leads nowhere."""
+    try:
+        path.resolve().relative_to(folder)
+        return True
+    except (ValueError, OSError, RuntimeError):
+        return False
+
+
+def _shown_name(name: str) -> str:
+    """A name as the desk records it: unchanged when it is plain text, else escaped and marked (see _read)."""
+    if name.isprintable() and not any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        return name
+    escaped = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in name)
+    return printable(escaped) + _UNREADABLE_NAME
 
 
 def page_paths(root: Path) -> list[str]:
@@ -192,6 +236,8 @@ def scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
     Folders are walked as os.walk does (links to folders are not followed; hidden folders skipped)."""
     kb_folder = (root / "kb").resolve()
     found: dict[str, tuple[float, int, int]] = {}
+    if not _inside(kb_folder, root.resolve()):
+        return found  # kb/ is a link out of the desk: load_desk says so
     pending = [(str(kb_folder), "kb")]
     while pending:
         folder, prefix = pending.pop()
@@ -199,10 +245,15 @@ def scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
             with os.scandir(folder) as listing:
                 entries = list(listing)
         except OSError:
+            if prefix != "kb":
+                found[prefix + "/"] = (0.0, 0, -1)  # reading it reports that its pages are left out
             continue
         for entry in entries:
-            name = entry.name
+            name = _shown_name(entry.name)
             if name.startswith("."):
+                continue
+            if name.endswith(_UNREADABLE_NAME):
+                found[f"{prefix}/{name}"] = (0.0, 0, -1)
                 continue
             try:
                 is_dir = entry.is_dir()
@@ -214,11 +265,8 @@ def scan_pages(root: Path) -> dict[str, tuple[float, int, int]]:
                 continue
             if not name.endswith(".md"):
                 continue
-            if entry.is_symlink():  # only a link can lead outside kb/; resolving every file is slow
-                try:
-                    Path(entry.path).resolve().relative_to(kb_folder)
-                except ValueError:
-                    continue
+            if entry.is_symlink() and not _inside(Path(entry.path), kb_folder):
+                continue  # only a link can lead outside kb/ (or loop); resolving every file is slow
             try:
                 st = entry.stat()
                 found[f"{prefix}/{name}"] = (st.st_mtime, st.st_mtime_ns // 1000, st.st_size)
@@ -289,10 +337,14 @@ def load_pages(root: Path, cache: PageCache | None = None, paths: Iterable[str] 
 def load_data_file(root: Path, rel: str, required: bool) -> tuple[Loaded | None, list[Problem], str]:
     """Parse a YAML file under data/ that must hold a mapping. (loaded, problems, hash)"""
     full = root / rel
-    if not full.exists():
+    if not full.exists() and not full.is_symlink():
         if required:
             return None, [Problem(rel, 0, "", "missing: the desk needs this file")], ""
         return None, [], ""
+    if not _inside(full, root.resolve()):
+        # A link committed to the desk could point at ~/.netrc; its content would end up in messages.
+        return None, [Problem(rel, 0, "", "is a link to a file outside the desk (or a broken link); claimdesk reads "
+                                          "only files inside the desk: put the file itself here")], ""
     raw, problem = _read(full, rel)
     if raw is None:
         return None, [problem] if problem else [], ""
@@ -371,6 +423,9 @@ def load_desk(root: Path | str | None = None, cache: PageCache | None = None,
     DeskError only when `root` is not a desk at all."""
     root = find_root(root)
     settings, problems, settings_hash = _load_settings(root)
+    if not _inside(root / "kb", root.resolve()):
+        problems = [*problems, Problem("kb", 0, "", "kb/ is a link to a folder outside the desk; its pages are not "
+                                                    "read: make kb/ a folder of the desk")]
     sources = load_sources(root)
     return Desk(root, settings, load_pages(root, cache, paths), sources.sources, sources.lines, load_models(root),
                 problems + sources.problems, sources.readable, sources.content_hash, settings_hash)

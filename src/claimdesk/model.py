@@ -21,7 +21,21 @@ from typing import Any
 
 import sympy
 
-from .expr import ExprError, Node, Num, Ref, dims_of, parse, parse_condition, parse_equation, refs, render, to_sympy
+from .expr import (
+    BinOp,
+    ExprError,
+    Neg,
+    Node,
+    Num,
+    Ref,
+    dims_of,
+    parse,
+    parse_condition,
+    parse_equation,
+    refs,
+    render,
+    to_sympy,
+)
 from .kb import Desk
 from .problems import Problem, did_you_mean
 from .schema import Parameter, Quantity
@@ -31,6 +45,9 @@ MAX_DEGREE = 2
 # Quantities are expanded over the parameters; a chain like q2 = q1 * (q1 + 1), q3 = q2 * (q2 + 1)
 # doubles at every step, so each expansion is measured before the next one builds on it.
 MAX_EXPANDED_NODES = 5000
+SENSITIVITY_STEP = 1e-6  # relative step of the central difference giving a sensitivity
+MAX_CHAIN = 60  # quantities defined through quantities, this many deep at most (compiling recurses)
+MAX_SOLVE_EXPANSION = 16  # a `where:` equation's degree over all parameters, before solving, at most
 
 
 @dataclass
@@ -190,6 +207,8 @@ def build_model(desk: Desk) -> Model:
         for quantity, line, where in record.quantity_lines():
             definitions[quantity.id] = (quantity, record.path, line, where)
     compiler = _Compiler(parameters, definitions, problems)
+    for name in _dependencies_first(definitions):  # so compiling never recurses more than a step
+        compiler.compile(name)
     quantities = {}
     for name in definitions:
         info = compiler.compile(name)
@@ -208,6 +227,52 @@ def build_model(desk: Desk) -> Model:
     return Model(parameters, quantities, problems, digest.hexdigest(), [(r.path, t) for r, _, t in tables])
 
 
+def _dependencies_first(definitions: dict[str, tuple[Quantity, str, int, str]]) -> list[str]:
+    """The quantities in an order where each comes after the quantities it names (an iterative
+    depth-first walk: a chain of a thousand quantities must not overflow Python's stack). Names
+    in a cycle or in text that does not parse are left where they fall; compiling reports them."""
+    def named(name: str) -> list[str]:
+        quantity = definitions[name][0]
+        texts = [quantity.expr] if quantity.expr else [*(quantity.where or "").split("=", 1)]
+        found = []
+        for text in texts + ([quantity.requires] if quantity.requires else []):
+            try:
+                if text is quantity.requires:
+                    left, _, right = parse_condition(text)
+                    nodes = [left, right]
+                else:
+                    nodes = [parse(text)]
+            except ExprError:
+                continue
+            found += [r.name for node in nodes for r in refs(node) if r.name in definitions]
+        return found
+
+    order: list[str] = []
+    seen: set[str] = set()
+    tainted: set[str] = set()  # in a cycle, or naming one: compiled in file order, which words the cycle's error
+    for start in definitions:
+        if start in seen:
+            continue
+        seen.add(start)
+        work = [(start, named(start))]
+        on_path = {start}
+        while work:
+            name, children = work[-1]
+            child = next((c for c in children if c not in seen), None)
+            if child is None:
+                work.pop()
+                on_path.discard(name)
+                if any(c in on_path or c in tainted for c in children):
+                    tainted.add(name)
+                else:
+                    order.append(name)
+            else:
+                seen.add(child)
+                on_path.add(child)
+                work.append((child, named(child)))
+    return order
+
+
 class _Compiler:
     """Expands quantities into parameter expressions, depth first, with cycle detection."""
 
@@ -218,6 +283,8 @@ class _Compiler:
         self.problems = problems
         self.done: dict[str, QuantityInfo | None] = {}
         self.active: list[str] = []
+        self.estimates: dict[str, tuple[float, float]] = {}  # quantity -> (parts, degree) expanded, at most
+        self.last_estimate = (1.0, 1.0)
 
     def fail(self, name: str, part: str, message: str) -> None:
         _, path, line, where = self.definitions[name]
@@ -230,6 +297,10 @@ class _Compiler:
         if name in self.active:
             cycle = " -> ".join(self.active[self.active.index(name):] + [name])
             self.fail(name, "expr", f"quantities refer to each other in a cycle: {cycle}")
+            return None
+        if len(self.active) >= MAX_CHAIN:
+            self.fail(name, "expr", f"quantities defined through other quantities more than {MAX_CHAIN} deep "
+                                    f"({self.active[0]} -> ... -> {name}); define some of them from parameters")
             return None
         self.active.append(name)
         try:
@@ -267,7 +338,18 @@ class _Compiler:
             resolved[ref.key] = (expression, dims)
             conditions += [c for c in inherited if c not in conditions]
         dims = dims_of(node, lambda r: resolved[r.key][1])
+        # Measured on claimdesk's own tree, before sympy builds anything: quantities that use each
+        # other twice per step double at every step, and sympy would spend minutes building them.
+        size, degree = _estimate(node, self.estimate)
+        if size > MAX_EXPANDED_NODES:
+            raise ExprError(f"expanded over the parameters, '{render(node)[:80]}' has more than {MAX_EXPANDED_NODES} "
+                            f"parts (about {size:.3g}); quantities that nest each other this deeply are refused")
+        self.last_estimate = (size, degree)
         return to_sympy(node, lambda r: resolved[r.key][0]), dims, conditions
+
+    def estimate(self, ref: Ref) -> tuple[float, float]:
+        """(parts, polynomial degree) of a name expanded over the parameters, at most."""
+        return self.estimates.get(ref.name, (1.0, 1.0))
 
     def _compile(self, name: str) -> QuantityInfo | None:
         quantity, path, line, where = self.definitions[name]
@@ -275,6 +357,7 @@ class _Compiler:
         if quantity.expr:
             node = parse(quantity.expr)
             expression, dims, conditions = self.build(node)
+            self.estimates[name] = self.last_estimate
             definition, uses = quantity.expr, [r.name for r in refs(node)]
         else:
             assert quantity.solve_for and quantity.where
@@ -307,7 +390,15 @@ class _Compiler:
                             f"{did_you_mean(unknown, self.parameters)}")
         left_node, right_node = parse_equation(quantity.where or "")
         left, left_dims, conditions = self.build(left_node)
+        left_size, left_degree = self.last_estimate
         right, right_dims, more = self.build(right_node)
+        right_size, right_degree = self.last_estimate
+        # Clearing denominators multiplies terms together: bound the degree before sympy expands.
+        if left_degree + right_degree > MAX_SOLVE_EXPANSION:
+            raise ExprError(f"'{quantity.where}' reaches degree {left_degree + right_degree:g} once expanded over "
+                            f"the parameters; claimdesk expands equations up to degree {MAX_SOLVE_EXPANSION} "
+                            f"and solves those of degree <= {MAX_DEGREE} in the unknown")
+        self.estimates[quantity.id] = (left_size + right_size, 1.0)
         if left_dims != right_dims and not _is_zero(right_node) and not _is_zero(left_node):
             raise ExprError(f"the equation sets {describe_dims(left_dims)} equal to {describe_dims(right_dims)}")
         symbol = self.parameters[unknown].symbol
@@ -325,6 +416,29 @@ class _Compiler:
             raise ExprError(f"'{quantity.where}' has {len(solutions)} solutions for {unknown}; it needs exactly one")
         uses = [r.name for r in refs(left_node) + refs(right_node)]
         return solutions[0], self.parameters[unknown].unit.dims, conditions + more, uses
+
+
+def _estimate(node: Node, of_name: Callable[[Ref], tuple[float, float]]) -> tuple[float, float]:
+    """(parts, degree) of `node` once every name is expanded, at most: what sympy would build. A
+    product's degree is the sum of its factors' (a quotient's too: denominators get cleared), a
+    power's its base's times the exponent; sums, min and max take the largest."""
+    if isinstance(node, Num):
+        return 1.0, 0.0
+    if isinstance(node, Ref):
+        return of_name(node)
+    if isinstance(node, Neg):
+        size, degree = _estimate(node.operand, of_name)
+        return size + 1, degree
+    if isinstance(node, BinOp):
+        left_size, left_degree = _estimate(node.left, of_name)
+        if node.op == "**":
+            assert isinstance(node.right, Num)
+            return left_size + 2, left_degree * max(1.0, math.ceil(abs(node.right.value)))
+        right_size, right_degree = _estimate(node.right, of_name)
+        degree = max(left_degree, right_degree) if node.op in "+-" else left_degree + right_degree
+        return left_size + right_size + 1, degree
+    parts = [_estimate(a, of_name) for a in node.args]
+    return sum(p[0] for p in parts) + 1, max(p[1] for p in parts)
 
 
 def too_large(expression: sympy.Expr, limit: int = MAX_EXPANDED_NODES) -> bool:
@@ -356,10 +470,20 @@ def sensitivity(model: Model, quantity: str, parameter: str) -> float | None:
     symbol = model.parameters[parameter].symbol
     if symbol not in info.expr.free_symbols:
         return 0.0
+    # A central difference of the compiled quantity, not sympy.diff: the symbolic derivative of
+    # quantities built from quantities grows with every level (and then has to be compiled), so
+    # it took minutes where this takes two evaluations. Smooth quantities agree to ~1e-9.
     values = model.base_values()
-    elasticity = sympy.diff(info.expr, symbol) * symbol / info.expr
+    base = values[parameter]
+    compiled = model.function(quantity, info.expr)
     try:
-        return evaluate(compile_expression(elasticity), values)
+        at = evaluate(compiled, values)
+        up = evaluate(compiled, {**values, parameter: base * (1 + SENSITIVITY_STEP)})
+        down = evaluate(compiled, {**values, parameter: base * (1 - SENSITIVITY_STEP)})
     except ExprError:
         return None
+    if at == 0 or base == 0:
+        return None
+    elasticity = (up - down) / (2 * SENSITIVITY_STEP * at)
+    return elasticity if math.isfinite(elasticity) else None
 

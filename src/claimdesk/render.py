@@ -74,7 +74,7 @@ def _rich_table(tally: Tally, results: list[Result], with_summary: bool = True) 
             "".join(f"\n[dim]acknowledged {escape(a)}[/dim]" for a in r.acknowledged)
         claim = f"{escape(r.claim_id)}\n[dim]{escape(r.path)}:{r.line}[/dim]"
         table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", claim, reason)
-    console = Console(record=True)
+    console = Console(record=True, color_system=None)  # no colours: the terminal guard escapes every ESC
     with console.capture() as capture:
         console.print(table)
         if with_summary:

@@ -26,7 +26,7 @@ from pydantic import (
 
 from .freshness import DEFAULT_STALE_AFTER, Period, Threshold, parse_day, parse_period
 from .frontmatter import Loaded, YamlNumber
-from .problems import Problem, did_you_mean, field_name
+from .problems import Problem, did_you_mean, excerpt, field_name
 from .units import UnitError, parse_unit
 from .values import Stated, Tolerance, parse_tolerance, parse_value
 
@@ -100,6 +100,9 @@ def _number(raw: Any) -> float:
     raise ValueError(f"expected a number, got {raw!r}")
 
 
+MAX_PERIOD_COUNT = 1_000_000
+
+
 MAX_GIVEN_TEXT = 200
 GIVEN_REFERENCE = re.compile(rf"\s*(?:(?P<part>low|high|mid)\(\s*(?P<inner>{ID_PATTERN})\s*\)|(?P<name>{ID_PATTERN}))\s*")
 
@@ -157,7 +160,11 @@ def _stale_after(raw: Any) -> Threshold | Literal["never"]:
         raise ValueError(f"write {{count: 12, period: month}} or never, got {raw!r}")
     if raw["period"] not in ("day", "week", "month", "year"):
         raise ValueError(f"period must be day, week, month or year, got {raw['period']!r}")
-    return Threshold(_positive_int(raw["count"]), raw["period"])
+    count = _positive_int(raw["count"])
+    if count > MAX_PERIOD_COUNT:  # the store keeps it as a 32-bit integer; a million days is ~2,700 years
+        raise ValueError(f"count {count} is too large (at most {MAX_PERIOD_COUNT}); write never for a figure "
+                         "that does not go stale")
+    return Threshold(count, raw["period"])
 
 
 def _json(schema: dict[str, Any]) -> WithJsonSchema:
@@ -192,7 +199,7 @@ StaleAfter = Annotated[Threshold | Literal["never"] | None, PlainValidator(_stal
                        _json({"anyOf": [{"const": "never"},
                                         {"type": "object", "additionalProperties": False,
                                          "required": ["count", "period"],
-                                         "properties": {"count": {"type": "integer", "minimum": 1},
+                                         "properties": {"count": {"type": "integer", "minimum": 1, "maximum": MAX_PERIOD_COUNT},
                                                         "period": {"enum": ["day", "week", "month", "year"]}}}]})]
 Status = Literal["error", "mismatch", "conflict", "stale", "due", "ok", "unchecked"]
 
@@ -399,7 +406,8 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if kind == "missing":
         return "is required but missing"
     if kind == "extra_forbidden":
-        return f"unknown field '{loc[-1]}'{did_you_mean(str(loc[-1]), _allowed_keys(model, loc))}"
+        key = str(loc[-1]) if loc else ""
+        return f"unknown field '{excerpt(key, 60)}'{did_you_mean(key, _allowed_keys(model, loc))}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
         return f"{_describe(given)} is not allowed; use one of {expected.replace(chr(39), '')}"
@@ -436,12 +444,30 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(getattr(current, "model_fields", {}))
 
 
+def _real_loc(data: Any, raw: tuple[Any, ...]) -> tuple[Any, ...]:
+    """pydantic's error location without its own steps (union members such as 'list[str]'),
+    which are told from a contributor's keys (a key may be written '[0]') by walking the data."""
+    loc: list[Any] = []
+    node = data
+    for part in raw:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and "[" in part:
+            continue  # a step of pydantic's, not of the document
+        else:
+            node = None
+        loc.append(part)
+    return tuple(loc)
+
+
 def problems_from(exc: ValidationError, model: type[BaseModel], loaded: Loaded, source: str,
-                  prefix: tuple[str | int, ...] = ()) -> list[Problem]:
+                  prefix: tuple[str | int, ...] = (), data: Any = None) -> list[Problem]:
     """Located, plain-worded problems from a pydantic ValidationError."""
     problems = []
     for error in exc.errors():
-        loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+        loc = _real_loc(data, error["loc"])
         path = prefix + loc
         problems.append(Problem(source, loaded.line_of(path), field_name(path), _message(error, model, loc)))
     return problems
@@ -453,4 +479,4 @@ def validate(model: type[BaseModel], data: Any, loaded: Loaded, source: str,
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
-        return None, problems_from(exc, model, loaded, source, prefix)
+        return None, problems_from(exc, model, loaded, source, prefix, data)

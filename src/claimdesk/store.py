@@ -53,6 +53,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import datetime as dt
+import errno
 import fcntl
 import gc
 import hashlib
@@ -61,7 +62,7 @@ import marshal
 import multiprocessing
 import os
 import re
-import subprocess
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -90,6 +91,10 @@ PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this pr
 CHUNK_PAGES = 250
 RACY_SECONDS = 2  # a file this close to the previous ingest's start is read even when mtime and size match
 READ_WAIT_SECONDS = 10.0  # how long a reader or writer waits for the other to close the file
+MAX_QUERY_ROWS = 100_000  # `claimdesk query` prints at most this many rows (kb/guide/commands.md)
+WRITE_WAIT_SECONDS = 10.0  # how long a writer waits for another writer's lock (kb/guide/commands.md says so)
+STORE_MARKER = ("application", "claimdesk")  # store_meta row: this file was created by claimdesk
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 TEST_PAUSE_ENV = "CLAIMDESK_TEST_PAUSE_IN_WRITE"  # tests only: a marker file; ingest pauses before COMMIT
 TEST_PAUSE_SKIP_ENV = "CLAIMDESK_TEST_PAUSE_SKIP"  # tests only: how many writes go on before the pause
 
@@ -276,6 +281,7 @@ class QueryResult:
     columns: list[str]
     types: list[str]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False  # more rows than `Store.query` reads were left unread
 
 
 @dataclass(frozen=True)
@@ -315,7 +321,16 @@ def store_path(root: Path, settings: DeskSettings | None = None, override: Path 
     if settings is None:
         settings, _ = kb.load_settings(root)
     path = Path(settings.store)
-    return path if path.is_absolute() else root / path
+    path = path if path.is_absolute() else root / path
+    # `store:` is written by contributors: it may only name a file inside the desk (--store, typed
+    # by the person running claimdesk, may name any file).
+    try:
+        path.parent.resolve().relative_to(root.resolve())
+    except ValueError:
+        raise DeskError(Problem(kb.SETTINGS_FILE, 0, "store", f"'{_printable(settings.store, 80)}' is outside the "
+                                "desk (or reached through a link that leads outside it); the store setting must "
+                                "name a file inside the desk, e.g. data/claimdesk.duckdb, or pass --store")) from None
+    return path
 
 
 def open_store(desk: Path | str | None = None, override: Path | str | None = None, *, write: bool = False,
@@ -377,23 +392,6 @@ class _StoredCopies:
         return _rebuilt(path, content_hash, (self.root / path).stat().st_mtime, stored[1], self.memo)
 
 
-def desk_version(root: Path) -> str | None:
-    """The desk's git commit, with '-dirty' when kb/ or data/ differ from it; None outside git."""
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return None
-        dirty = git("status", "--porcelain", "--untracked-files=normal", "--", "kb", "data")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = head.stdout.strip()
-    store_files = re.compile(r"\.duckdb(\.wal|\.lock)?$")
-    changed = [line for line in dirty.stdout.splitlines() if not store_files.search(line)]
-    return f"{commit}-dirty" if changed else commit
-
-
 # -- the write lock --------------------------------------------------------------------------
 class _WriteLock:
     """An flock on `<store>.lock` naming the holder's process id. The kernel drops it when the
@@ -405,7 +403,14 @@ class _WriteLock:
         self.fd: int | None = None
 
     def acquire(self, wait: float) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a lock file committed as a link to a page must never truncate that page.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise DeskError(_file_problem(self.path, "lock file", self.label, exc)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise DeskError(f"the store's lock file {self.label}.lock is not a regular file; remove it and run again")
         deadline = time.monotonic() + wait
         while True:
             try:
@@ -415,13 +420,17 @@ class _WriteLock:
                 if time.monotonic() >= deadline:
                     holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split("\n")
                     os.close(fd)
-                    who = f"process {holder[0]}" if holder[0].strip() else "another process"
+                    who = f"process {holder[0]}" if holder[0].strip().isdigit() else "another process"
                     what = f" ({holder[1]})" if len(holder) > 1 and holder[1].strip() else ""
-                    raise DeskError(f"the store {self.label} is in use by {who}{what}; "
+                    raise DeskError(f"the store {self.label} is in use by {who}{what}; waited {wait:g} s; "
                                     "try again when it has finished") from None
                 time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n{_command_line()}\n".encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n{_command_line()}\n".encode(), 0)
+        except OSError as exc:
+            os.close(fd)
+            raise DeskError(_file_problem(self.path, "lock file", self.label, exc)) from None
         self.fd = fd
 
     def release(self) -> None:
@@ -464,11 +473,16 @@ class Store:
         store = cls(path, write, _label(path, root))
         if wait is not None:
             store.wait = wait
+        _refuse_unsafe_path(path, store.label, write)
         if write:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            store._lock = _WriteLock(path, store.label)
-            store._lock.acquire(wait or 0.0)
             try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DeskError(_file_problem(path.parent, "folder", store.label, exc)) from None
+            store._lock = _WriteLock(path, store.label)
+            store._lock.acquire(WRITE_WAIT_SECONDS if wait is None else wait)
+            try:
+                _refuse_unsafe_path(path, store.label, write)  # again, now that no other writer can change it
                 store._prepare()
             except BaseException:
                 store.close()
@@ -478,6 +492,10 @@ class Store:
                 raise DeskError(f"there is no store at {store.label} yet; run `claimdesk ingest` to build it")
             con = store._connect()
             version, schema_hash = _schema_of(con)
+            marked = _is_marked(con)
+            if not marked and not _looks_like_ours(con):
+                store.close()
+                raise DeskError(_foreign(store.label))
             if (version, schema_hash) != (SCHEMA_VERSION, SCHEMA_HASH):
                 store.close()
                 newer = version is not None and version > SCHEMA_VERSION
@@ -522,39 +540,67 @@ class Store:
             except duckdb.IOException as exc:
                 holder = re.search(r"\(PID (\d+)\)", str(exc))
                 if holder is None:
-                    raise DeskError(f"cannot open the store {self.label}: {_first_line(exc)}; move it aside to "
-                                    "rebuild it from kb/ (its run history would be lost)") from None
+                    raise DeskError(_open_problem(self.label, self.write, exc)) from None
                 if time.monotonic() >= deadline:
                     doing = "reading" if self.write else "writing"
                     raise DeskError(f"the store {self.label} is in use by process {holder[1]} "
                                     f"(it is {doing} the file); try again when it has finished") from None
                 time.sleep(0.1)
-            except duckdb.Error as exc:
-                raise DeskError(f"cannot open the store {self.label}: {_first_line(exc)}") from None
+            except (duckdb.Error, OSError) as exc:
+                raise DeskError(_open_problem(self.label, self.write, exc)) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One DuckDB transaction. A failure of the file or the disk (full, read-only, too large, a
+        damaged file) becomes one DeskError line saying what is wrong; the transaction is rolled
+        back, so the previous store is what the next reader sees."""
         con = self._connect()
-        con.begin()
         try:
-            yield con
-        except BaseException:
-            con.rollback()
-            raise
-        con.commit()
+            con.begin()
+            try:
+                yield con
+            except BaseException:
+                try:
+                    con.rollback()
+                except duckdb.Error:
+                    self._con = None  # DuckDB invalidated the database: nothing is committed, reopen next time
+                raise
+            con.commit()
+        except (duckdb.Error, OSError, pa.ArrowException, OverflowError) as exc:
+            self._release_quietly()
+            raise DeskError(_write_problem(self.label, exc)) from None
+
+    def _release_quietly(self) -> None:
+        try:
+            self._release()
+        except duckdb.Error:
+            self._con = None
 
     def _prepare(self) -> None:
-        """Create the tables of a new store, or migrate an old one."""
+        """Create the tables of a new store, or migrate an old one. A file with tables that claimdesk
+        did not create (no marker, see STORE_MARKER) is refused untouched."""
         con = self._connect()
         version, schema_hash = _schema_of(con)
+        marked = _is_marked(con)
+        if not marked and not _looks_like_ours(con):
+            raise DeskError(_foreign(self.label))
         if version is not None and version > SCHEMA_VERSION:
             raise DeskError(f"the store {self.label} was written by a newer claimdesk (schema {version}, "
                             f"this one knows {SCHEMA_VERSION}); upgrade claimdesk")
         if (version, schema_hash) == (SCHEMA_VERSION, SCHEMA_HASH):
+            if not marked:  # a store from before the marker: it is ours, so it gets one
+                with self._transaction() as con:
+                    _set_meta(con, **dict([STORE_MARKER]))
             return
         with self._transaction() as con:
             _rebuild_schema(con)
-        con.execute("CHECKPOINT")
+        self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        try:
+            self._connect().execute("CHECKPOINT")
+        except (duckdb.Error, OSError) as exc:
+            raise DeskError(_write_problem(self.label, exc)) from None
 
     # -- ingest ---------------------------------------------------------------------------
     def ingest(self, desk_root: Path | str | None = None, *, rebuild: bool = False,
@@ -795,7 +841,12 @@ class Store:
         meta = dict(con.execute("SELECT key, value FROM store_meta WHERE key = 'run_base'").fetchall())
         if "run_base" not in meta:
             return None
-        base: dict[str, Any] = json.loads(meta["run_base"])
+        try:
+            base = json.loads(meta["run_base"])
+        except ValueError:
+            return None  # damaged or hand-edited: the next run is a full run, which writes a good one
+        if not isinstance(base, dict):
+            return None
         latest = con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
         return base if base.get("run_id") == latest else None
 
@@ -853,18 +904,26 @@ class Store:
         return CheckRun(today, results, fingerprint or "")
 
     # -- reading --------------------------------------------------------------------------
-    def query(self, sql: str) -> QueryResult:
-        """Run SQL a person wrote; errors become one clean line."""
+    def query(self, sql: str, max_rows: int | None = None) -> QueryResult:
+        """Run SQL a person wrote; errors become one clean line. At most `max_rows` rows (default
+        MAX_QUERY_ROWS) are read: rows are fetched as they come, so `SELECT * FROM range(1e9)`
+        costs what is shown, and `truncated` says that more were left."""
+        limit = MAX_QUERY_ROWS if max_rows is None else max_rows
+        if not _plain_text(sql):
+            raise DeskError("the query is not valid text (it holds bytes that are not UTF-8); write it in plain text")
+        if not sql.strip().strip(";").strip():
+            raise DeskError("the query is empty; write one SQL statement, e.g. claimdesk query \"SELECT * FROM runs\"")
         con = self._connect()
         try:
             cursor = con.execute(sql)
-            if cursor.description is None:
+            if cursor is None or cursor.description is None:
                 return QueryResult([], [], [])
             columns = [d[0] for d in cursor.description]
             types = [str(d[1]) for d in cursor.description]
-            return QueryResult(columns, types, cursor.fetchall())
+            rows = cursor.fetchmany(limit + 1)
+            return QueryResult(columns, types, rows[:limit], truncated=len(rows) > limit)
         except duckdb.Error as exc:
-            message = _first_line(exc)
+            message = _printable(_first_line(exc))
             if "read-only" in message and not self.write:
                 raise DeskError(f"the store is opened read-only: queries can read it but not change it "
                                 f"({message})") from None
@@ -889,6 +948,8 @@ class Store:
     def history(self, key: str) -> list[HistoryEntry]:
         """A claim's (or every claim of a metric's) stated value and status over time, one entry per
         stretch of runs in which neither changed. Raises DeskError when nothing has that name."""
+        if not _plain_text(key):
+            raise DeskError("the name is not valid text (it holds bytes that are not UTF-8); give a claim id or metric")
         con = self._connect()
         rows = con.execute("""
             SELECT r.run_id, runs.started, r.claim_id, r.path, r.metric, r.as_of_written, r.stated, r.recomputed,
@@ -918,16 +979,26 @@ class Store:
         known = con.execute("SELECT 1 FROM claims WHERE claim_id = $k OR metric = $k UNION ALL "
                             "SELECT 1 FROM parameters WHERE parameter_id = $k LIMIT 1", {"k": key}).fetchall()
         if known:
-            raise DeskError(f"'{key}' has no check results yet; run `claimdesk check` to record a run")
+            raise DeskError(f"'{_printable(key, 80)}' has no check results yet; run `claimdesk check` to record a run")
         names = [n for (n,) in con.execute("SELECT DISTINCT claim_id FROM claims UNION SELECT DISTINCT metric "
                                            "FROM claims WHERE metric IS NOT NULL UNION SELECT DISTINCT claim_id "
                                            "FROM results").fetchall()]
-        raise DeskError(f"no claim or metric named '{key}' in the store{did_you_mean(key, names)}")
+        raise DeskError(f"no claim or metric named '{_printable(key, 80)}' in the store"
+                        f"{did_you_mean(key, names)}")
 
     def export(self, folder: Path | str) -> dict[str, int]:
-        """Write every table and view as `<name>.parquet` in `folder`; returns rows per file."""
+        """Write every table and view as `<name>.parquet` in `folder`; returns rows per file. Each
+        file is written beside its place and renamed into it; a link found where a file goes is
+        replaced, never written through."""
         folder = Path(folder).absolute()
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if not folder.is_dir():
+                folder.mkdir(parents=True)
+        except OSError as exc:
+            raise DeskError(f"cannot export to {_printable(str(folder))}: {_reason(exc)}; choose a folder you can "
+                            "create and write") from None
+        if not folder.is_dir():
+            raise DeskError(f"cannot export to {_printable(str(folder))}: it is not a folder; choose a folder")
         if not self.write:  # writing files needs a connection allowed to touch the file system
             self.close()
         con = self._connect(external_access=True)
@@ -935,8 +1006,16 @@ class Store:
         for name in (n for n in _relations(con) if n not in INTERNAL_TABLES):
             target = folder / f"{name}.parquet"
             partial = folder / f".{name}.parquet.partial"
-            con.execute(f"COPY (SELECT * FROM {name}) TO '{_sql_text(str(partial))}' (FORMAT parquet)")
-            os.replace(partial, target)  # a reader of the folder never sees half a file
+            try:
+                if partial.is_symlink() or partial.exists():
+                    partial.unlink()  # a link left here must not be written through
+                con.execute(f"COPY (SELECT * FROM {name}) TO '{_sql_text(str(partial))}' (FORMAT parquet)")
+                if target.is_dir() and not target.is_symlink():
+                    raise IsADirectoryError(errno.EISDIR, "is a directory", str(target))
+                os.replace(partial, target)  # a reader of the folder never sees half a file
+            except (duckdb.Error, OSError) as exc:
+                raise DeskError(f"cannot export to {_printable(str(folder))}: {_reason(exc)}; choose a folder you "
+                                "can write (files written so far are complete)") from None
             written[name] = int(con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0])
         return written
 
@@ -1517,7 +1596,7 @@ def _rebuild_schema(con: duckdb.DuckDBPyConnection) -> None:
     if per_run:
         _versions_from_runs(con, "old_results")
         con.execute("DROP TABLE old_results")
-    _set_meta(con, schema_version=str(SCHEMA_VERSION), schema_hash=SCHEMA_HASH)
+    _set_meta(con, schema_version=str(SCHEMA_VERSION), schema_hash=SCHEMA_HASH, **dict([STORE_MARKER]))
 
 
 def _versions_from_runs(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -1548,6 +1627,143 @@ def _set_meta(con: duckdb.DuckDBPyConnection, **values: str) -> None:
     for key, value in values.items():
         con.execute("DELETE FROM store_meta WHERE key = ?", [key])
         con.execute("INSERT INTO store_meta VALUES (?, ?)", [key, value])
+
+
+# -- refusing what is not ours, and saying what went wrong -----------------------------------
+def _refuse_unsafe_path(path: Path, label: str, write: bool) -> None:
+    """Refuse, before DuckDB touches anything: a store, WAL, lock or temp folder that is a link (a
+    contributor can commit `data/claimdesk.duckdb.wal` as a link to a page: DuckDB would write
+    through it), a store that is a folder, and a file that is not a DuckDB database."""
+    if write:
+        for suffix, what in (("", "file"), (".wal", "write-ahead log"), (".lock", "lock file"),
+                             (".tmp", "temp folder")):
+            candidate = path.with_name(path.name + suffix)
+            if candidate.is_symlink():
+                raise DeskError(f"the store's {what} {label}{suffix} is a symbolic link; claimdesk never writes "
+                                "through a link (one committed to a desk can point at any file): remove it and "
+                                "run again")
+    try:
+        info = path.lstat() if write else path.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise DeskError(_file_problem(path, "file", label, exc)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DeskError(f"the store {label} is a folder, not a file; point `store:` in data/desk.yaml or --store "
+                        "at a file such as data/claimdesk.duckdb")
+    if not stat.S_ISREG(info.st_mode):
+        raise DeskError(f"the store {label} is not a regular file; point `store:` or --store at a file")
+    if info.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        raise DeskError(_file_problem(path, "file", label, exc)) from None
+    if head[8:12] != DUCKDB_MAGIC:
+        raise DeskError(f"{label} is not a DuckDB file, so it is not a claimdesk store; it was left untouched: "
+                        "point `store:` or --store at another file (or move this one aside if it is a damaged store)")
+
+
+def _is_marked(con: duckdb.DuckDBPyConnection) -> bool:
+    if "store_meta" not in _relations(con):
+        return False
+    return bool(con.execute("SELECT 1 FROM store_meta WHERE key = ? AND value = ?", list(STORE_MARKER)).fetchall())
+
+
+def _looks_like_ours(con: duckdb.DuckDBPyConnection) -> bool:
+    """A file without the marker is claimdesk's only when it is empty, or when it is a store from
+    before the marker: one whose store_meta names a schema and every table of which claimdesk makes."""
+    relations = set(_relations(con))
+    if not relations:
+        return True
+    if "store_meta" not in relations or not relations <= set(TABLES) | set(VIEWS) | {"results"}:
+        return False
+    try:
+        meta = dict(con.execute("SELECT key, value FROM store_meta").fetchall())
+    except duckdb.Error:
+        return False
+    return "schema_version" in meta and "schema_hash" in meta
+
+
+def _foreign(label: str) -> str:
+    return (f"{label} is a DuckDB database that claimdesk did not create (it has no claimdesk marker in "
+            "store_meta); it was left untouched: point `store:` in data/desk.yaml or --store at another file")
+
+
+def _reason(exc: BaseException) -> str:
+    """What an OS or DuckDB error means for the person running claimdesk, in a few words."""
+    text = str(exc)
+    errno_ = getattr(exc, "errno", None)
+    lowered = text.lower()
+    if errno_ == errno.ENOSPC or "no space left" in lowered:
+        return "the disk is full"
+    if errno_ == errno.EFBIG or "file too large" in lowered:
+        return "the file reached the size limit for files (ulimit -f)"
+    if errno_ in (errno.EACCES, errno.EPERM) or "permission denied" in lowered:
+        return "permission denied"
+    if errno_ == errno.EROFS or "read-only file system" in lowered:
+        return "the file system is read-only"
+    if errno_ == errno.ENOTDIR or "not a directory" in lowered:
+        return "a part of the path is a file, not a folder"
+    if errno_ == errno.EISDIR or "is a directory" in lowered:
+        return "it is a folder, not a file"
+    if errno_ == errno.ELOOP or "too many levels of symbolic links" in lowered:
+        return "it is a symbolic link, which claimdesk never writes through"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    if isinstance(exc, (pa.ArrowException, OverflowError)):
+        return f"a value does not fit the store's columns ({_printable(_first_line(exc))})"
+    return _printable(_first_line(exc))
+
+
+def _file_problem(path: Path, what: str, label: str, exc: OSError) -> str:
+    reason = _reason(exc)
+    where = f"the store's {what} {path}" if what != "file" else f"the store {label}"
+    fix = {"permission denied": "make it writable or choose another store with --store",
+           "the file system is read-only": "choose a store on a writable disk with --store",
+           "the disk is full": "free some space and run again"}.get(reason, "choose another store path with --store "
+                                                                             "or `store:` in data/desk.yaml")
+    return f"cannot use {where}: {reason}; {fix}"
+
+
+def _open_problem(label: str, write: bool, exc: BaseException) -> str:
+    reason = _reason(exc)
+    lowered = str(exc).lower()
+    if "not a valid duckdb database" in lowered or "corrupt" in lowered or "checksum" in lowered \
+            or "serialization" in lowered or "invalid" in lowered:
+        return (f"the store {label} is damaged ({_printable(_first_line(exc))}); move it aside (mv {label} "
+                f"{label}.damaged) and run `claimdesk ingest` to build a new one from kb/; its run history stays "
+                "in the file you moved")
+    doing = "write" if write else "read"
+    fix = {"permission denied": "make the file and its folder writable, or choose another store with --store",
+           "the disk is full": "free some space and run again"}.get(reason, "choose another store with --store")
+    return f"cannot {doing} the store {label}: {reason}; {fix}"
+
+
+def _write_problem(label: str, exc: BaseException) -> str:
+    reason = _reason(exc)
+    fix = {"the disk is full": "free some space and run again",
+           "permission denied": "make the store and its folder writable, or choose another store with --store",
+           "the file reached the size limit for files (ulimit -f)": "raise the limit or choose another store"}
+    return (f"the store {label} could not be written: {reason}; nothing of this run was saved and the previous "
+            f"store is unchanged; {fix.get(reason, 'run again, or move the store aside to rebuild it from kb/')}")
+
+
+def _plain_text(text: str) -> bool:
+    """Can `text` be stored or sent to DuckDB? Arguments with bytes that are not UTF-8 reach
+    Python as lone surrogates, which cannot."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    from .problems import printable
+
+    return printable(text[:limit] + ("..." if len(text) > limit else ""))
 
 
 # -- small helpers ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ is used. The grammar is documented in kb/guide/claim-format.md; keep the two in 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +17,8 @@ Dims = tuple[int, int, int]  # exponents of (currency, tokens, time)
 DIMENSION_NAMES = ("currency", "tokens", "time")
 DIMENSIONLESS: Dims = (0, 0, 0)
 MAX_UNIT_LENGTH = 64
+MIN_FACTOR, MAX_FACTOR = 1e-300, 1e300  # a unit's scale to base units; beyond, conversions overflow
+MAX_DIMENSION_POWER = 12
 
 _YEAR = 365.25 * 86400.0
 
@@ -199,6 +202,13 @@ def parse_unit(text: str) -> Unit:
             factor *= word_factor**sign
             for i in range(3):
                 dims[i] += word_dims[i] * sign
+    if not (MIN_FACTOR <= factor <= MAX_FACTOR):  # also inf and 0: they would divide by zero in conversions
+        scale = f"by {factor:.3g}" if math.isfinite(factor) and factor else "beyond 1e±300"
+        raise UnitError(f"unit '{text}' scales {scale}, out of range (1e-300 to 1e300); "
+                        "write fewer scaled parts (Ztok^9 Ztok^9 is 1e378 tokens^18)")
+    if any(abs(e) > MAX_DIMENSION_POWER for e in dims):
+        raise UnitError(f"unit '{text}' raises a dimension to the power {max(dims, key=abs)}; "
+                        f"at most {MAX_DIMENSION_POWER}")
     return Unit(text, factor, (dims[0], dims[1], dims[2]))
 
 

@@ -34,13 +34,15 @@ def _finite(text: str) -> float:
 def half_last_digit(text: str) -> float:
     """Half a unit in the last significant digit: '0.81' -> 0.005, '300' -> 50, '1.24e14' -> 5e11."""
     mantissa, _, exponent = text.lower().lstrip("+-").partition("e")
-    scale = 10.0 ** int(exponent) if exponent else 1.0
     if "." in mantissa:
-        decimals = len(mantissa.split(".", 1)[1])
-        return 0.5 * 10.0**-decimals * scale
-    digits = mantissa.lstrip("0")
-    trailing = len(digits) - len(digits.rstrip("0")) if digits else 0
-    return 0.5 * 10.0**trailing * scale
+        power = int(exponent or 0) - len(mantissa.split(".", 1)[1])
+    else:
+        digits = mantissa.lstrip("0")
+        power = int(exponent or 0) + (len(digits) - len(digits.rstrip("0")) if digits else 0)
+    if not -300 <= power <= 300:  # 10.0 ** 400 overflows: '~0e400' states a precision no figure has
+        raise ValueError(f"~{text} states its precision at 1e{power}, out of range (at most ±1e300); "
+                         "write the number without the large exponent")
+    return 0.5 * 10.0**power
 
 
 @dataclass(frozen=True)
