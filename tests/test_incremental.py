@@ -453,7 +453,7 @@ def test_kill_9_during_the_incremental_write(desk: Path, tmp_path: Path) -> None
     env = dict(os.environ, **{TEST_PAUSE_ENV: str(marker)}, **{TEST_PAUSE_SKIP_ENV: "1"})
     process = subprocess.Popen([sys.executable, "-c", "from claimdesk.cli import main; main()", "check", str(desk),
                                 "--store", str(store), "--today", TODAY.isoformat()], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kill_when_paused(process, marker)
     assert process.returncode == -signal.SIGKILL
     with Store.open(store) as reader:  # readable, and still holding only the first run

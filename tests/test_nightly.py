@@ -423,3 +423,17 @@ def test_formats_print_the_summary_and_the_markdown(desk: Path) -> None:
     assert markdown.exit_code == 0 and markdown.stdout.startswith("# Desk report: 2026-11-22")
     assert "No change since run 1" in markdown.stdout
     assert markdown.stdout.strip() == (desk / "report" / "latest.md").read_text(encoding="utf-8").strip()
+
+
+@pytest.mark.parametrize("linked", ["report", "report/charts", "report/archive"])
+def test_a_report_folder_that_is_a_link_is_refused(desk: Path, linked: str) -> None:
+    """A committed `report -> kb` (or charts/archive linked elsewhere) must not make the nightly
+    write or prune files where the link points."""
+    victim = desk / "kb"
+    before = {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()}
+    link = desk / linked
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim, target_is_directory=True)
+    result = CliRunner().invoke(main, ["nightly", str(desk), "--today", TODAY])
+    assert result.exit_code == 2 and "is a symbolic link" in result.stderr and "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in victim.rglob("*") if p.is_file()} == before

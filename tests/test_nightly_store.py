@@ -46,7 +46,7 @@ def test_nightly_killed_before_its_commit_leaves_store_and_reports_as_they_were(
     # The ingest's transaction goes on; the run's (with its report) pauses before its commit.
     env = dict(os.environ, **{TEST_PAUSE_ENV: str(marker), TEST_PAUSE_SKIP_ENV: "1"})
     process = subprocess.Popen([sys.executable, "-c", "from claimdesk.cli import main; main()", "nightly", str(root),
-                                "--today", TODAY], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                "--today", TODAY], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kill_when_paused(process, marker)
 
     assert runs_and_reports(root) == (1, 1)

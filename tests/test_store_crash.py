@@ -32,13 +32,15 @@ def start_killable_ingest(desk: Path, store: Path, marker: Path, *extra: str) ->
     env = dict(os.environ, **{TEST_PAUSE_ENV: str(marker)})
     command = [sys.executable, "-c", "from claimdesk.cli import main; main()", "ingest", str(desk),
                "--store", str(store), *extra]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def kill_when_paused(process: subprocess.Popen[bytes], marker: Path) -> None:
     deadline = time.monotonic() + 120
     while not marker.exists():
-        assert process.poll() is None, "the ingest ended before it reached its pause"
+        if process.poll() is not None:
+            error = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise AssertionError(f"the ingest ended (exit {process.returncode}) before it reached its pause:\n{error}")
         assert time.monotonic() < deadline, "the ingest never reached its pause"
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)

@@ -109,7 +109,15 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
 
 
 def _writable(folder: Path) -> None:
-    """The report folder, created if need be; DeskError when it cannot be."""
+    """The report folder, created if need be; DeskError when it cannot be.
+
+    The folder and its charts/ and archive/ must not be symbolic links: a desk is built from
+    contributors' pull requests, and a committed `report -> kb` (or a link out of the desk) would
+    make the nightly write and prune files wherever the link points."""
+    for part in (folder, folder / "charts", folder / "archive"):
+        if part.is_symlink():
+            raise DeskError(f"{part}: the report folder is a symbolic link; claimdesk never writes through "
+                            "links (remove the link, or choose a folder with --out)")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
