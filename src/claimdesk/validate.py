@@ -24,6 +24,7 @@ from .expr import ExprError, parse
 from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_references, page_claims, page_references
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
+from .site.refs import desk_reference_problems
 from .units import parse_unit
 
 # (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
@@ -94,6 +95,7 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
     out += [("page", p.path, p) for p in _given_names(desk, claims)]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
+    out += [("page", p.path, p) for p in desk_reference_problems(desk, pages)] if scope is None else []
     return out
 
 

@@ -1,0 +1,93 @@
+"""The MkDocs plugin: a thin adapter between MkDocs and the site renderer (claimdesk.site).
+
+- on_config: finds the desk (the folder holding docs_dir, which must be its kb/), adds the stylesheet.
+- on_files: brings the store up to date (unless `check: false`), reads the latest recorded run,
+  logs every format error as a warning (so `mkdocs build --strict` fails naming file:line) and adds
+  the generated pages and assets as `File.generated` (never written into kb/, which would make
+  `mkdocs serve` rebuild forever).
+- on_page_markdown: renders inline claim references and sets the page's description to its summary.
+- on_page_content: places the header, the claim block and the generated pages' bodies into the
+  finished HTML, which is what the search index sees.
+
+Without a store or a run it raises PluginError naming the command to run, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from mkdocs.config import config_options as c
+from mkdocs.config.base import Config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from .problems import DeskError
+from .site.collect import load_site
+from .site.html import ASSETS, REPORT_PAGE
+from .site.renderer import SiteRenderer
+
+log = logging.getLogger("mkdocs.plugins.claimdesk")
+
+
+class ClaimdeskConfig(Config):
+    check = c.Type(bool, default=True)  # bring the store up to date before each build (false: read it only)
+    store = c.Optional(c.Type(str))  # the store file; default: the desk's `store` setting
+
+
+class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
+    supports_multiple_instances = False
+
+    def __init__(self) -> None:
+        self.renderer: SiteRenderer | None = None
+        self.root: Path | None = None
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig:
+        docs = Path(config.docs_dir).resolve()
+        if docs.name != "kb" or not (docs.parent / "data").is_dir():
+            raise PluginError(f"claimdesk: docs_dir {config.docs_dir} is not a desk's kb/ folder (a folder named kb "
+                              f"next to data/); set docs_dir: kb in mkdocs.yml")
+        self.root = docs.parent
+        css = f"{ASSETS}/claimdesk.css"
+        if css not in config.extra_css:
+            config.extra_css.append(css)
+        return config
+
+    def on_files(self, files: Files, config: MkDocsConfig) -> Files:
+        assert self.root is not None
+        try:
+            data = load_site(self.root, self.config.store, check=self.config.check)
+        except DeskError as exc:
+            raise PluginError(f"claimdesk: {exc}") from None
+        for problem in data.errors:
+            log.warning(str(problem))
+        self.renderer = SiteRenderer(data, config.use_directory_urls, files.get_file_from_path(REPORT_PAGE) is not None)
+        generated = dict(self.renderer.generated_pages())
+        for path, content in [*generated.items(), *self.renderer.assets().items()]:
+            if files.get_file_from_path(path) is not None:
+                raise PluginError(f"claimdesk: kb/{path} is in the way of the page or asset claimdesk generates "
+                                  f"there; rename it")
+            files.append(File.generated(config, path, content=content))
+        log.info(f"claimdesk: statuses from check run {data.run.run_id}"
+                 f"{' (brought up to date)' if data.checked else ' (read only)'}")
+        return files
+
+    def on_page_markdown(self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        assert self.renderer is not None
+        summary = self.renderer.description(page.file.src_uri)
+        if summary and not page.meta.get("description"):
+            page.meta["description"] = summary
+        return self.renderer.markdown(page.file.src_uri, markdown)
+
+    def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
+        assert self.renderer is not None
+        return self.renderer.fill_html(page.file.src_uri, html)
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        self.renderer = None  # the desk and run are read again on the next build (mkdocs serve)
+
+
+__all__ = ["ClaimdeskPlugin", "ClaimdeskConfig"]
