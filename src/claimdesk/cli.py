@@ -222,9 +222,10 @@ def model(path: Path | None) -> None:
 
 def _register_extra_commands() -> None:
     """Commands that live in their own modules (one concern per module)."""
-    from . import cli_store
+    from . import cli_site, cli_store
 
     cli_store.register(main)
+    cli_site.register(main)
 
 
 _register_extra_commands()
