@@ -1,21 +1,184 @@
-"""The site: a real `mkdocs build --strict` of the bundled desk."""
+"""The site, built for real: `mkdocs build --strict` with the claimdesk plugin, the staged folder
+built without it (and by zensical when it is installed), inline references, the plugin's errors."""
 
 from __future__ import annotations
 
+import json
+from html import unescape
+import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from .conftest import REPO
+import pytest
+
+from claimdesk.site.refs import find_references, replace_references
+
+from .conftest import write_desk
+from .site_helpers import article, claimdesk, copy_bundled_desk, mkdocs_build, run
+
+PAGES = ["index.html", "economics-of-a-token/index.html", "circular-financing/index.html", "desk/claims/index.html",
+         "desk/sources/index.html", "desk/bull-vs-bear/index.html", "desk/metrics/index.html",
+         "desk/model/index.html", "guide/site/index.html"]
 
 
-def test_mkdocs_build_strict(tmp_path: Path) -> None:
-    desk = tmp_path / "desk"
-    shutil.copytree(REPO, desk, ignore=shutil.ignore_patterns(".venv", ".git", "site", "*.duckdb*", "__pycache__"))
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                            cwd=desk, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    format_page = (tmp_path / "site" / "guide" / "claim-format" / "index.html").read_text(encoding="utf-8")
-    assert "Claim fields" in format_page and "stale_after" in format_page
-    assert (tmp_path / "site" / "economics-of-a-token" / "index.html").exists()
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bundled desk built three ways: the plugin (which checks first: there is no store yet),
+    the staged folder with mkdocs, and (when installed) the staged folder with zensical."""
+    base = tmp_path_factory.mktemp("bundled")
+    desk = copy_bundled_desk(base / "desk")
+    built = mkdocs_build(desk, base / "site")
+    assert built.returncode == 0, built.stderr
+    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check")
+    assert staged.returncode == 0, staged.stderr
+    assert "statuses from check run 1" in staged.stdout
+    plain = run([str(Path(shutil.which("mkdocs", path=str(Path(__import__("sys").executable).parent)) or "mkdocs")),
+                 "build", "--strict", "-f", str(base / "stage" / "mkdocs.yml")], base / "stage")
+    assert plain.returncode == 0, plain.stderr
+    out = {"desk": desk, "site": base / "site", "stage": base / "stage", "staged_site": base / "stage" / "site"}
+    zensical = shutil.which("zensical", path=str(Path(__import__("sys").executable).parent))
+    if zensical:
+        zensical_copy = base / "zensical"
+        shutil.copytree(base / "stage", zensical_copy, ignore=shutil.ignore_patterns("site"))
+        result = run([zensical, "build"], zensical_copy)
+        assert result.returncode == 0, result.stdout + result.stderr
+        out["zensical_site"] = zensical_copy / "site"
+    return out
+
+
+def test_concept_page_shows_its_claims(bundled: dict[str, Path]) -> None:
+    page = (bundled["site"] / "economics-of-a-token" / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="cd-claim ') >= 10
+    assert 'id="batch40_cost_per_mtok"' in page  # the anchor page/#claim-id
+    assert "▲ bull" in page and "▼ bear" in page and "● neutral" in page
+    assert 'class="cd-badge cd-st-ok"' in page
+    assert "How this is computed" in page and "verdict: ok" in page
+    assert "divergentcompute.com" in page  # a footnoted source with its URL
+    summary = re.search(r'<meta name="description" content="([^"]*)"', page)
+    assert summary and summary.group(1).startswith("The per-token P&amp;L of one inference node, batch by batch")
+    head = page.index('class="cd-page-head"')
+    assert page.index("</h1>") < head < page.index("Every argument about whether AI")
+    assert 'href="../desk/bull-vs-bear/#tag-margins"' in page
+    # The prose's figures are references: the stated value, a status mark, a link to the claim.
+    refs = re.findall(r'<a class="cd-ref cd-st-(\w+)" href="([^"]+)"[^>]*>([^<]+)<sup', page)
+    assert len(refs) >= 8
+    assert any(status == "ok" and unescape(href) == "#batch40_cost_per_mtok" and unescape(text) == "~2.19 USD/Mtok"
+               for status, href, text in refs)
+    assert "[[claim:" not in page.replace("<code>[[claim:", "")
+
+
+def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
+    site = bundled["site"]
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "The desk at a glance" in home and "Newest claims" in home and 'href="desk/claims/"' in home
+    claims = json.loads((site / "assets" / "claimdesk" / "claims.json").read_text(encoding="utf-8"))
+    assert len(claims["rows"]) >= 150
+    assert {row[claims["columns"].index("status")] for row in claims["rows"]} >= {"ok", "unchecked"}
+    sources = (site / "desk" / "sources" / "index.html").read_text(encoding="utf-8")
+    assert 'id="source-divergent_token_economics"' in sources and "hold," in sources and "went stale" in sources
+    sides = (site / "desk" / "bull-vs-bear" / "index.html").read_text(encoding="utf-8")
+    assert 'id="tag-margins"' in sides and "no bear claims" in sides or "▼ bear" in sides
+    metrics = (site / "desk" / "metrics" / "index.html").read_text(encoding="utf-8")
+    assert 'id="metric-token_model-cost_per_mtok"' in metrics
+    model = (site / "desk" / "model" / "index.html").read_text(encoding="utf-8")
+    assert "<math" in model and "break-even-batch" in model and 'id="cd-model-data"' in model
+    code = (site / "assets" / "claimdesk" / "model.js").read_text(encoding="utf-8")
+    assert "p[0]" in code and "node_cost_per_hour" not in code  # numbered inputs only: no contributor text
+    assert "fonts.googleapis" not in home and "cdn" not in model.lower()
+
+
+def test_metric_chart_is_deterministic(tmp_path: Path) -> None:
+    from claimdesk.site.pages import chart
+
+    import datetime as dt
+    points = [(dt.date(2025, 1, 1), 1.0), (dt.date(2025, 6, 1), 3.0), (dt.date(2026, 1, 1), 2.0)]
+    first, second = chart(points, "USD bn"), chart(list(points), "USD bn")
+    assert first == second and first.startswith("<svg") and first.count("<circle") == 3
+
+
+def test_staged_folder_builds_the_same_site(bundled: dict[str, Path]) -> None:
+    for page in PAGES:
+        assert article(bundled["site"] / page) == article(bundled["staged_site"] / page), page
+    staged_page = (bundled["stage"] / "docs" / "economics-of-a-token.md").read_text(encoding="utf-8")
+    assert "claims:" not in staged_page.split("---")[1]  # the claims stay in kb/; the page carries their HTML
+    config = (bundled["stage"] / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "claimdesk:" not in config and "docs_dir: docs" in config
+
+
+def test_zensical_builds_the_staged_folder(bundled: dict[str, Path]) -> None:
+    if "zensical_site" not in bundled:
+        pytest.skip("zensical is not installed")
+    page = (bundled["zensical_site"] / "economics-of-a-token" / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="cd-claim ') >= 10 and 'class="cd-ref cd-st-ok"' in page
+    assert (bundled["zensical_site"] / "desk" / "model" / "index.html").exists()
+    assert (bundled["zensical_site"] / "assets" / "claimdesk" / "model.js").exists()
+
+
+def test_stage_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    desk = write_desk(tmp_path / "desk", {"mkdocs.yml": "site_name: t\ndocs_dir: kb\n"})
+    assert claimdesk(desk, "check").returncode in (0, 1)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = claimdesk(desk, "site", "--stage", str(foreign), "--no-check")
+    assert result.returncode == 2 and "was not written by `claimdesk site`" in result.stderr
+    assert (foreign / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+# -- inline references ---------------------------------------------------------------------------------
+def test_references_outside_code_only() -> None:
+    text = ("A [[claim:a]] and `[[claim:b]]` and ``x [[claim:c]] y``.\n\n```\n[[claim:d]]\n```\n\n"
+            "    [[claim:e]]\n\n- item [[claim:f]]\n\n~~~md\n[[claim:g]]\n~~~\n$x$ {{ y }} [[claim:h]]\n")
+    assert [f.claim_id for f in find_references(text)] == ["a", "f", "h"]
+    assert replace_references("x [[claim:a]] y", lambda i: f"<{i}>") == "x <a> y"
+
+
+def test_unknown_reference_is_a_validate_error(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_claim]]; the typo [[claim:base_clam]].\n"
+    desk = write_desk(tmp_path / "desk", {"kb/p.md": page})
+    result = claimdesk(desk, "validate")
+    assert result.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_clam]] names no claim or model parameter (did you mean 'base_claim'?)" \
+        in result.stdout
+
+
+# -- the plugin ---------------------------------------------------------------------------------------
+def _site_desk(root: Path, files: dict[str, str]) -> Path:
+    config = "site_name: t\ndocs_dir: kb\nstrict: true\ntheme:\n  name: material\n  font: false\nplugins:\n  - claimdesk\n"
+    return write_desk(root, {"mkdocs.yml": config, **files})
+
+
+def test_plugin_without_store_reading_only_fails_cleanly(tmp_path: Path) -> None:
+    desk = _site_desk(tmp_path / "desk", {})
+    config = (desk / "mkdocs.yml").read_text(encoding="utf-8").replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n")
+    (desk / "mkdocs.yml").write_text(config, encoding="utf-8")
+    result = mkdocs_build(desk, tmp_path / "site")
+    assert result.returncode == 1
+    assert "claimdesk: there is no store at" in result.stderr and "run `claimdesk check` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_front_matter_fails_strict_naming_the_line(tmp_path: Path) -> None:
+    page = "---\ntitle: P\nclaims:\n  - id: p1\n    text: x\n    stance: bull\n    sources: [src_a]\n    as_of: 2026\n" \
+           "    value: 1,000\n    unit: USD\n---\n# P\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    result = mkdocs_build(desk, tmp_path / "site")
+    assert result.returncode == 1 and "kb/p.md:9: claims[0].value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_each_build_brings_statuses_up_to_date(tmp_path: Path) -> None:
+    page = ("---\ntitle: P\nclaims:\n  - id: p_cost\n    text: The cost.\n    stance: neutral\n    sources: [src_a]\n"
+            "    as_of: 2026\n    value: \"~2.19\"\n    unit: USD/Mtok\n    check: cost_per_mtok\n---\n# P\n\n"
+            "Cost [[claim:p_cost]].\n")
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    first = mkdocs_build(desk, tmp_path / "site")
+    assert first.returncode == 0, first.stderr
+    html = (tmp_path / "site" / "p" / "index.html").read_text(encoding="utf-8")
+    assert 'class="cd-claim cd-st-ok" id="p_cost"' in html and "check run 1 " in html
+    (desk / "kb" / "p.md").write_text(page.replace('"~2.19"', '"~3.5"'), encoding="utf-8")
+    second = mkdocs_build(desk, tmp_path / "site")  # what `mkdocs serve` does after a save
+    assert second.returncode == 0, second.stderr
+    html = (tmp_path / "site" / "p" / "index.html").read_text(encoding="utf-8")
+    assert 'class="cd-claim cd-st-mismatch" id="p_cost"' in html and "check run 2 " in html
+    assert 'class="cd-ref cd-st-mismatch"' in html

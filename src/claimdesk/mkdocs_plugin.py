@@ -27,7 +27,7 @@ from mkdocs.structure.pages import Page
 
 from .problems import DeskError
 from .site.collect import load_site
-from .site.html import ASSETS, REPORT_PAGE
+from .site.html import ASSETS, REPORT_PAGE, esc
 from .site.renderer import SiteRenderer
 
 log = logging.getLogger("mkdocs.plugins.claimdesk")
@@ -61,7 +61,8 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
         try:
             data = load_site(self.root, self.config.store, check=self.config.check)
         except DeskError as exc:
-            raise PluginError(f"claimdesk: {exc}") from None
+            message = "\n".join(str(p).removeprefix(": ") for p in exc.problems)
+            raise PluginError(f"claimdesk: {message}") from None
         for problem in data.errors:
             log.warning(str(problem))
         self.renderer = SiteRenderer(data, config.use_directory_urls, files.get_file_from_path(REPORT_PAGE) is not None)
@@ -77,9 +78,13 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
 
     def on_page_markdown(self, markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         assert self.renderer is not None
+        # mkdocs-material puts meta.title and meta.description into the page unescaped.
+        for key in ("title", "description"):
+            if isinstance(page.meta.get(key), str):
+                page.meta[key] = esc(page.meta[key])
         summary = self.renderer.description(page.file.src_uri)
         if summary and not page.meta.get("description"):
-            page.meta["description"] = summary
+            page.meta["description"] = esc(summary)
         return self.renderer.markdown(page.file.src_uri, markdown)
 
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
