@@ -4,9 +4,9 @@ built without it (and by zensical when it is installed), inline references, the 
 from __future__ import annotations
 
 import json
-from html import unescape
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -88,9 +88,9 @@ def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
 
 
 def test_metric_chart_is_deterministic(tmp_path: Path) -> None:
-    from claimdesk.site.pages import chart
-
     import datetime as dt
+
+    from claimdesk.site.pages import chart
     points = [(dt.date(2025, 1, 1), 1.0), (dt.date(2025, 6, 1), 3.0), (dt.date(2026, 1, 1), 2.0)]
     first, second = chart(points, "USD bn"), chart(list(points), "USD bn")
     assert first == second and first.startswith("<svg") and first.count("<circle") == 3

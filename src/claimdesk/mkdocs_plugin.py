@@ -66,8 +66,9 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
         for problem in data.errors:
             log.warning(str(problem))
         self.renderer = SiteRenderer(data, config.use_directory_urls, files.get_file_from_path(REPORT_PAGE) is not None)
-        generated = dict(self.renderer.generated_pages())
-        for path, content in [*generated.items(), *self.renderer.assets().items()]:
+        generated: dict[str, str | bytes] = dict(self.renderer.generated_pages())
+        generated.update(self.renderer.assets())
+        for path, content in generated.items():
             if files.get_file_from_path(path) is not None:
                 raise PluginError(f"claimdesk: kb/{path} is in the way of the page or asset claimdesk generates "
                                   f"there; rename it")
