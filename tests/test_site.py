@@ -182,3 +182,42 @@ def test_each_build_brings_statuses_up_to_date(tmp_path: Path) -> None:
     html = (tmp_path / "site" / "p" / "index.html").read_text(encoding="utf-8")
     assert 'class="cd-claim cd-st-mismatch" id="p_cost"' in html and "check run 2 " in html
     assert 'class="cd-ref cd-st-mismatch"' in html
+
+
+def test_mkdocs_serve_shows_new_statuses_after_a_save(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    page = ("---\ntitle: P\nclaims:\n  - id: p_cost\n    text: The cost.\n    stance: neutral\n    sources: [src_a]\n"
+            "    as_of: 2026\n    value: \"~2.19\"\n    unit: USD/Mtok\n    check: cost_per_mtok\n---\n# P\n")
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mkdocs"), "serve", "-a",
+                               f"127.0.0.1:{port}"], cwd=desk, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/p/", timeout=5) as response:
+                    html = response.read().decode("utf-8")
+                if text in html:
+                    return html
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the served page never showed {text!r}")
+
+    try:
+        wait_for('class="cd-claim cd-st-ok" id="p_cost"')
+        (desk / "kb" / "p.md").write_text(page.replace('"~2.19"', '"~3.5"'), encoding="utf-8")
+        wait_for('class="cd-claim cd-st-mismatch" id="p_cost"')
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -15,7 +15,9 @@ Without a store or a run it raises PluginError naming the command to run, never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mkdocs.config import config_options as c
 from mkdocs.config.base import Config
@@ -23,6 +25,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
+from mkdocs.livereload import LiveReloadServer
 from mkdocs.structure.pages import Page
 
 from .problems import DeskError
@@ -91,6 +94,16 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         assert self.renderer is not None
         return self.renderer.fill_html(page.file.src_uri, html)
+
+    def on_serve(self, server: LiveReloadServer, /, *, config: MkDocsConfig, builder: Callable[..., Any]
+                 ) -> LiveReloadServer:
+        """Rebuild when the sources, the model or the settings change too (kb/ is watched already).
+        Only those files: the store lives in data/ and is written by every build."""
+        assert self.root is not None
+        for name in ("data/sources.yaml", "data/desk.yaml", "data/models"):
+            if (self.root / name).exists():
+                server.watch(str(self.root / name))
+        return server
 
     def on_post_build(self, *, config: MkDocsConfig) -> None:
         self.renderer = None  # the desk and run are read again on the next build (mkdocs serve)
