@@ -221,3 +221,15 @@ def test_mkdocs_serve_shows_new_statuses_after_a_save(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_unknown_reference_fails_the_strict_build_and_the_stage(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_clam]].\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    built = mkdocs_build(desk, tmp_path / "site")
+    assert built.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_clam]] names no claim or model parameter (did you mean 'base_claim'?)" \
+        in built.stderr
+    staged = claimdesk(desk, "site", "--stage", str(tmp_path / "stage"))
+    assert staged.returncode == 2 and "kb/p.md:6: body:" in staged.stderr and "Traceback" not in staged.stderr
+    assert not (tmp_path / "stage" / "docs").exists()

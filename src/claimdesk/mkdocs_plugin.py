@@ -6,8 +6,10 @@
   the generated pages and assets as `File.generated` (never written into kb/, which would make
   `mkdocs serve` rebuild forever).
 - on_page_markdown: renders inline claim references and sets the page's description to its summary.
-- on_page_content: places the header, the claim block and the generated pages' bodies into the
-  finished HTML, which is what the search index sees.
+- on_page_content: places the header, the generated pages' bodies and the claim block's words
+  into the finished HTML, which is what the search index sees.
+- on_post_page: swaps the full claim block (cards, badges, sources, "How this is computed") in
+  for its words: the search index needs the words, not the markup (see site/renderer.py).
 
 Without a store or a run it raises PluginError naming the command to run, never a traceback.
 """
@@ -93,7 +95,11 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
 
     def on_page_content(self, html: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
         assert self.renderer is not None
-        return self.renderer.fill_html(page.file.src_uri, html)
+        return self.renderer.fill_html(page.file.src_uri, html, for_search=True)
+
+    def on_post_page(self, output: str, /, *, page: Page, config: MkDocsConfig) -> str:
+        assert self.renderer is not None
+        return self.renderer.finish(page.file.src_uri, output)
 
     def on_serve(self, server: LiveReloadServer, /, *, config: MkDocsConfig, builder: Callable[..., Any]
                  ) -> LiveReloadServer:
