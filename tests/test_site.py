@@ -67,6 +67,13 @@ def test_concept_page_shows_its_claims(bundled: dict[str, Path]) -> None:
     assert "[[claim:" not in page.replace("<code>[[claim:", "")
 
 
+def test_search_index_holds_the_claims(bundled: dict[str, Path]) -> None:
+    index = json.loads((bundled["site"] / "search" / "search_index.json").read_text(encoding="utf-8"))
+    claims = [d for d in index["docs"] if d["location"] == "economics-of-a-token/#claims"]
+    assert claims and "batch40_cost_per_mtok" in claims[0]["text"] and "~2.19 USD/Mtok" in claims[0]["text"]
+    assert not any(d["location"].startswith("desk/claims/") for d in index["docs"])  # listings repeat the pages
+
+
 def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
     site = bundled["site"]
     home = (site / "index.html").read_text(encoding="utf-8")

@@ -128,6 +128,15 @@ def test_claims_table_filters(bundled_site: tuple[Path, str], browser: Any) -> N
     rows = browser.execute_script("return document.querySelectorAll('#cd-table tbody tr').length")
     assert rows == 0  # that claim is neutral: search and stance filter combine
     _shot(browser, "claims-filtered")
+    # Bull vs bear and Sources link to the table with its filters in the address.
+    _open(browser, base)
+    _open(browser, base + "desk/claims/#stance=bull&tags=margins&q=%E2%80%A6%ZZ")
+    _wait(browser, "return document.getElementById('cd-count').textContent.indexOf(' of ') > 0")
+    rows = browser.execute_script("return Array.from(document.querySelectorAll('#cd-table tbody tr'))"
+                                  ".map(function (r) { return r.getAttribute('data-stance'); })")
+    assert rows and set(rows) == {"bull"}
+    assert browser.execute_script("return document.getElementById('cd-f-tags').value") == "margins"
+    assert _console_errors(browser) == []
 
 
 def _model_says(desk: Path) -> dict[str, str]:

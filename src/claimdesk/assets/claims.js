@@ -43,6 +43,22 @@
       });
       var search = document.getElementById("cd-q");
       search.addEventListener("input", draw);
+      /* Filters can come in the address: #stance=bull&tags=margins (Bull vs bear and Sources link so). */
+      location.hash.replace(/^#/, "").split("&").forEach(function (pair) {
+        var at = pair.indexOf("=");
+        if (at < 1) { return; }
+        var key, value;
+        try {
+          key = decodeURIComponent(pair.slice(0, at));
+          value = decodeURIComponent(pair.slice(at + 1));
+        } catch (error) {
+          return;  /* a malformed address: no filter */
+        }
+        if (key === "q") { search.value = value; return; }
+        selects.forEach(function (select) {
+          if (select.getAttribute("data-column") === key) { select.value = value; }
+        });
+      });
       var body = app.querySelector("#cd-table tbody");
 
       function matches(r, i, query) {
