@@ -140,6 +140,14 @@ def test_references_outside_code_only() -> None:
     assert replace_references("x [[claim:a]] y", lambda i: f"<{i}>") == "x <a> y"
 
 
+def test_marker_in_code_is_not_a_marker() -> None:
+    from claimdesk.site.refs import marker_line
+
+    text = "Put `<!-- claimdesk:claims -->` on a line.\n\n```\n<!-- claimdesk:claims -->\n```\n<!-- claimdesk:claims -->\n"
+    span = marker_line(text, "<!-- claimdesk:claims -->")
+    assert span is not None and text[span[0]:span[1]] == "<!-- claimdesk:claims -->\n" and span[0] == text.rindex("<!--")
+
+
 def test_unknown_reference_is_a_validate_error(tmp_path: Path) -> None:
     page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_claim]]; the typo [[claim:base_clam]].\n"
     desk = write_desk(tmp_path / "desk", {"kb/p.md": page})
