@@ -173,10 +173,16 @@ def test_plugin_without_store_reading_only_fails_cleanly(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_invalid_front_matter_fails_strict_naming_the_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("check", [True, False])
+def test_invalid_front_matter_fails_strict_naming_the_line(tmp_path: Path, check: bool) -> None:
     page = "---\ntitle: P\nclaims:\n  - id: p1\n    text: x\n    stance: bull\n    sources: [src_a]\n    as_of: 2026\n" \
            "    value: 1,000\n    unit: USD\n---\n# P\n"
     desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    if not check:  # read only: the problems the latest run recorded
+        assert claimdesk(desk, "check").returncode == 1
+        config = (desk / "mkdocs.yml").read_text(encoding="utf-8")
+        (desk / "mkdocs.yml").write_text(config.replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n"),
+                                         encoding="utf-8")
     result = mkdocs_build(desk, tmp_path / "site")
     assert result.returncode == 1 and "kb/p.md:9: claims[0].value" in result.stderr
     assert "Traceback" not in result.stderr
