@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import posixpath
-from urllib.parse import quote
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from ..render import explanation_text, plural
 from ..results import Result

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from urllib.parse import quote
 from collections import defaultdict
 from collections.abc import Iterable
+from urllib.parse import quote
 
 from ..expr import ExprError
 from ..model import sensitivity

@@ -28,7 +28,19 @@ from importlib import resources
 
 from .calculator import model_script
 from .collect import KB, SiteData
-from .html import ASSETS, CLAIMS_PAGE, METRICS_PAGE, REPORT_PAGE, SIDES_PAGE, SOURCES_PAGE, Links, claim_block, claim_block_for_search, inline_reference, page_header
+from .html import (
+    ASSETS,
+    CLAIMS_PAGE,
+    METRICS_PAGE,
+    REPORT_PAGE,
+    SIDES_PAGE,
+    SOURCES_PAGE,
+    Links,
+    claim_block,
+    claim_block_for_search,
+    inline_reference,
+    page_header,
+)
 from .pages import GENERATED_TITLES, claims_json, generated, home
 from .refs import marker_line, replace_references
 
