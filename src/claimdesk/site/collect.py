@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..check import Checker
 from ..explain import Explanation, explain_with
+from ..expr import ExprError
 from ..kb import Desk, Located, PageRecord, find_root
 from ..model import Model, build_model
 from ..problems import DeskError, Problem
@@ -79,7 +80,10 @@ class SiteData:
             else:
                 if self._checker is None:
                     self._checker = Checker(self.desk, self.run.today, self.model)
-                self._explained[claim_id] = explain_with(self._checker, claim_id, item.result)
+                try:
+                    self._explained[claim_id] = explain_with(self._checker, claim_id, item.result)
+                except (ExprError, ValueError, KeyError):  # the recorded verdict says why; the page still builds
+                    self._explained[claim_id] = None
         return self._explained[claim_id]
 
 
