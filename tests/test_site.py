@@ -254,3 +254,15 @@ def test_unknown_reference_fails_the_strict_build_and_the_stage(tmp_path: Path) 
     staged = claimdesk(desk, "site", "--stage", str(tmp_path / "stage"))
     assert staged.returncode == 2 and "kb/p.md:6: body:" in staged.stderr and "Traceback" not in staged.stderr
     assert not (tmp_path / "stage" / "docs").exists()
+
+
+def test_a_reference_broken_by_an_edit_elsewhere_fails_the_build(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_claim]].\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    first = mkdocs_build(desk, tmp_path / "site")
+    assert first.returncode == 0, first.stderr
+    base = (desk / "kb" / "base.md").read_text(encoding="utf-8")
+    (desk / "kb" / "base.md").write_text(base.replace("id: base_claim", "id: base_claim_renamed"), encoding="utf-8")
+    second = mkdocs_build(desk, tmp_path / "site")  # the check re-reads base.md only
+    assert second.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_claim]] names no claim" in second.stderr

@@ -19,6 +19,7 @@ from ..model import Model, build_model
 from ..problems import DeskError, Problem
 from ..results import Result, Tally
 from ..store import Store, read_desk, store_path
+from .refs import desk_reference_problems
 
 KB = "kb/"
 
@@ -112,6 +113,10 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
                                         "ORDER BY path, line, field, message")]
     loaded = read_desk(root, store_file)
     model = build_model(loaded)
+    # An incremental check re-validates only the pages it re-read; a reference anywhere can break
+    # when a claim elsewhere goes, so the site looks at every page's references itself.
+    problems = sorted(set(problems) | set(desk_reference_problems(loaded, loaded.pages)),
+                      key=lambda p: (p.path, p.line, p.field, p.message))
     results = stored.run.by_id()
     claims: dict[str, SiteClaim] = {}
     for located in loaded.parameters():
