@@ -35,7 +35,7 @@ def test_validates_without_errors_or_warnings(desk) -> None:
 def test_pinned_counts(desk, run) -> None:
     claims = [c.claim for c in desk.claims()]
     quantitative = [c for c in claims if c.value is not None]
-    assert len(desk.pages) == 13  # 8 concept pages, the home page and 4 guide pages
+    assert len(desk.pages) == 14  # 8 concept pages, the home page and 5 guide pages
     assert len(claims) == 181
     assert len(quantitative) == 137
     assert sum(1 for c in quantitative if c.check) == 56
