@@ -28,8 +28,10 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pytest
 
+# The published wiki (kb/guide/site.md). The claimdesk plugin checks the desk first (creating the
+# store on a fresh clone), so every page shows the statuses of a run of this very desk.
 site: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache data/claimdesk.duckdb*
+	rm -rf $(VENV) site build .pytest_cache .mypy_cache .ruff_cache data/claimdesk.duckdb*

@@ -1,21 +1,268 @@
-"""The site: a real `mkdocs build --strict` of the bundled desk."""
+"""The site, built for real: `mkdocs build --strict` with the claimdesk plugin, the staged folder
+built without it (and by zensical when it is installed), inline references, the plugin's errors."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
-import subprocess
-import sys
+from html import unescape
 from pathlib import Path
 
-from .conftest import REPO
+import pytest
+
+from claimdesk.site.refs import find_references, replace_references
+
+from .conftest import write_desk
+from .site_helpers import article, claimdesk, copy_bundled_desk, mkdocs_build, run
+
+PAGES = ["index.html", "economics-of-a-token/index.html", "circular-financing/index.html", "desk/claims/index.html",
+         "desk/sources/index.html", "desk/bull-vs-bear/index.html", "desk/metrics/index.html",
+         "desk/model/index.html", "guide/site/index.html"]
 
 
-def test_mkdocs_build_strict(tmp_path: Path) -> None:
-    desk = tmp_path / "desk"
-    shutil.copytree(REPO, desk, ignore=shutil.ignore_patterns(".venv", ".git", "site", "*.duckdb*", "__pycache__"))
-    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                            cwd=desk, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    format_page = (tmp_path / "site" / "guide" / "claim-format" / "index.html").read_text(encoding="utf-8")
-    assert "Claim fields" in format_page and "stale_after" in format_page
-    assert (tmp_path / "site" / "economics-of-a-token" / "index.html").exists()
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The bundled desk built three ways: the plugin (which checks first: there is no store yet),
+    the staged folder with mkdocs, and (when installed) the staged folder with zensical."""
+    base = tmp_path_factory.mktemp("bundled")
+    desk = copy_bundled_desk(base / "desk")
+    built = mkdocs_build(desk, base / "site")
+    assert built.returncode == 0, built.stderr
+    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check")
+    assert staged.returncode == 0, staged.stderr
+    assert "statuses from check run 1" in staged.stdout
+    plain = run([str(Path(shutil.which("mkdocs", path=str(Path(__import__("sys").executable).parent)) or "mkdocs")),
+                 "build", "--strict", "-f", str(base / "stage" / "mkdocs.yml")], base / "stage")
+    assert plain.returncode == 0, plain.stderr
+    out = {"desk": desk, "site": base / "site", "stage": base / "stage", "staged_site": base / "stage" / "site"}
+    zensical = shutil.which("zensical", path=str(Path(__import__("sys").executable).parent))
+    if zensical:
+        zensical_copy = base / "zensical"
+        shutil.copytree(base / "stage", zensical_copy, ignore=shutil.ignore_patterns("site"))
+        result = run([zensical, "build"], zensical_copy)
+        assert result.returncode == 0, result.stdout + result.stderr
+        out["zensical_site"] = zensical_copy / "site"
+    return out
+
+
+def test_concept_page_shows_its_claims(bundled: dict[str, Path]) -> None:
+    page = (bundled["site"] / "economics-of-a-token" / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="cd-claim ') >= 10
+    assert 'id="batch40_cost_per_mtok"' in page  # the anchor page/#claim-id
+    assert "▲ bull" in page and "▼ bear" in page and "● neutral" in page
+    assert 'class="cd-badge cd-st-ok"' in page
+    assert "How this is computed" in page and "verdict: ok" in page
+    assert "divergentcompute.com" in page  # a footnoted source with its URL
+    summary = re.search(r'<meta name="description" content="([^"]*)"', page)
+    assert summary and summary.group(1).startswith("The per-token P&amp;L of one inference node, batch by batch")
+    head = page.index('class="cd-page-head"')
+    assert page.index("</h1>") < head < page.index("Every argument about whether AI")
+    assert 'href="../desk/bull-vs-bear/#tag-margins"' in page
+    # The prose's figures are references: the stated value, a status mark, a link to the claim.
+    refs = re.findall(r'<a class="cd-ref cd-st-(\w+)" href="([^"]+)"[^>]*>([^<]+)<sup', page)
+    assert len(refs) >= 8
+    assert any(status == "ok" and unescape(href) == "#batch40_cost_per_mtok" and unescape(text) == "~2.19 USD/Mtok"
+               for status, href, text in refs)
+    assert "[[claim:" not in page.replace("<code>[[claim:", "")
+
+
+def test_search_index_holds_the_claims(bundled: dict[str, Path]) -> None:
+    index = json.loads((bundled["site"] / "search" / "search_index.json").read_text(encoding="utf-8"))
+    claims = [d for d in index["docs"] if d["location"] == "economics-of-a-token/#claims"]
+    assert claims and "batch40_cost_per_mtok" in claims[0]["text"] and "~2.19 USD/Mtok" in claims[0]["text"]
+    assert not any(d["location"].startswith("desk/claims/") for d in index["docs"])  # listings repeat the pages
+
+
+def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
+    site = bundled["site"]
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert "The desk at a glance" in home and "Newest claims" in home and 'href="desk/claims/"' in home
+    claims = json.loads((site / "assets" / "claimdesk" / "claims.json").read_text(encoding="utf-8"))
+    assert len(claims["rows"]) >= 150
+    assert {row[claims["columns"].index("status")] for row in claims["rows"]} >= {"ok", "unchecked"}
+    sources = (site / "desk" / "sources" / "index.html").read_text(encoding="utf-8")
+    assert 'id="source-divergent_token_economics"' in sources and "hold," in sources and "went stale" in sources
+    sides = (site / "desk" / "bull-vs-bear" / "index.html").read_text(encoding="utf-8")
+    assert 'id="tag-margins"' in sides and "no bear claims" in sides or "▼ bear" in sides
+    metrics = (site / "desk" / "metrics" / "index.html").read_text(encoding="utf-8")
+    assert 'id="metric-token_model-cost_per_mtok"' in metrics
+    model = (site / "desk" / "model" / "index.html").read_text(encoding="utf-8")
+    assert "<math" in model and "break-even-batch" in model and 'id="cd-model-data"' in model
+    code = (site / "assets" / "claimdesk" / "model.js").read_text(encoding="utf-8")
+    assert "p[0]" in code and "node_cost_per_hour" not in code  # numbered inputs only: no contributor text
+    assert "fonts.googleapis" not in home and "cdn" not in model.lower()
+
+
+def test_metric_chart_is_deterministic(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from claimdesk.site.pages import chart
+    points = [(dt.date(2025, 1, 1), 1.0), (dt.date(2025, 6, 1), 3.0), (dt.date(2026, 1, 1), 2.0)]
+    first, second = chart(points, "USD bn"), chart(list(points), "USD bn")
+    assert first == second and first.startswith("<svg") and first.count("<circle") == 3
+
+
+def test_staged_folder_builds_the_same_site(bundled: dict[str, Path]) -> None:
+    for page in PAGES:
+        assert article(bundled["site"] / page) == article(bundled["staged_site"] / page), page
+    staged_page = (bundled["stage"] / "docs" / "economics-of-a-token.md").read_text(encoding="utf-8")
+    assert "claims:" not in staged_page.split("---")[1]  # the claims stay in kb/; the page carries their HTML
+    config = (bundled["stage"] / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "claimdesk:" not in config and "docs_dir: docs" in config
+
+
+def test_zensical_builds_the_staged_folder(bundled: dict[str, Path]) -> None:
+    if "zensical_site" not in bundled:
+        pytest.skip("zensical is not installed")
+    page = (bundled["zensical_site"] / "economics-of-a-token" / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="cd-claim ') >= 10 and 'class="cd-ref cd-st-ok"' in page
+    assert (bundled["zensical_site"] / "desk" / "model" / "index.html").exists()
+    assert (bundled["zensical_site"] / "assets" / "claimdesk" / "model.js").exists()
+
+
+def test_stage_refuses_a_foreign_folder(tmp_path: Path) -> None:
+    desk = write_desk(tmp_path / "desk", {"mkdocs.yml": "site_name: t\ndocs_dir: kb\n"})
+    assert claimdesk(desk, "check").returncode in (0, 1)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me", encoding="utf-8")
+    result = claimdesk(desk, "site", "--stage", str(foreign), "--no-check")
+    assert result.returncode == 2 and "was not written by `claimdesk site`" in result.stderr
+    assert (foreign / "notes.txt").read_text(encoding="utf-8") == "keep me"
+
+
+# -- inline references ---------------------------------------------------------------------------------
+def test_references_outside_code_only() -> None:
+    text = ("A [[claim:a]] and `[[claim:b]]` and ``x [[claim:c]] y``.\n\n```\n[[claim:d]]\n```\n\n"
+            "    [[claim:e]]\n\n- item [[claim:f]]\n\n~~~md\n[[claim:g]]\n~~~\n$x$ {{ y }} [[claim:h]]\n")
+    assert [f.claim_id for f in find_references(text)] == ["a", "f", "h"]
+    assert replace_references("x [[claim:a]] y", lambda i: f"<{i}>") == "x <a> y"
+
+
+def test_marker_in_code_is_not_a_marker() -> None:
+    from claimdesk.site.refs import marker_line
+
+    text = "Put `<!-- claimdesk:claims -->` on a line.\n\n```\n<!-- claimdesk:claims -->\n```\n<!-- claimdesk:claims -->\n"
+    span = marker_line(text, "<!-- claimdesk:claims -->")
+    assert span is not None and text[span[0]:span[1]] == "<!-- claimdesk:claims -->\n" and span[0] == text.rindex("<!--")
+
+
+def test_unknown_reference_is_a_validate_error(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_claim]]; the typo [[claim:base_clam]].\n"
+    desk = write_desk(tmp_path / "desk", {"kb/p.md": page})
+    result = claimdesk(desk, "validate")
+    assert result.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_clam]] names no claim or model parameter (did you mean 'base_claim'?)" \
+        in result.stdout
+
+
+# -- the plugin ---------------------------------------------------------------------------------------
+def _site_desk(root: Path, files: dict[str, str]) -> Path:
+    config = "site_name: t\ndocs_dir: kb\nstrict: true\ntheme:\n  name: material\n  font: false\nplugins:\n  - claimdesk\n"
+    return write_desk(root, {"mkdocs.yml": config, **files})
+
+
+def test_plugin_without_store_reading_only_fails_cleanly(tmp_path: Path) -> None:
+    desk = _site_desk(tmp_path / "desk", {})
+    config = (desk / "mkdocs.yml").read_text(encoding="utf-8").replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n")
+    (desk / "mkdocs.yml").write_text(config, encoding="utf-8")
+    result = mkdocs_build(desk, tmp_path / "site")
+    assert result.returncode == 1
+    assert "claimdesk: there is no store at" in result.stderr and "run `claimdesk check` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_invalid_front_matter_fails_strict_naming_the_line(tmp_path: Path, check: bool) -> None:
+    page = "---\ntitle: P\nclaims:\n  - id: p1\n    text: x\n    stance: bull\n    sources: [src_a]\n    as_of: 2026\n" \
+           "    value: 1,000\n    unit: USD\n---\n# P\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    if not check:  # read only: the problems the latest run recorded
+        assert claimdesk(desk, "check").returncode == 1
+        config = (desk / "mkdocs.yml").read_text(encoding="utf-8")
+        (desk / "mkdocs.yml").write_text(config.replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n"),
+                                         encoding="utf-8")
+    result = mkdocs_build(desk, tmp_path / "site")
+    assert result.returncode == 1 and "kb/p.md:9: claims[0].value" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_each_build_brings_statuses_up_to_date(tmp_path: Path) -> None:
+    page = ("---\ntitle: P\nclaims:\n  - id: p_cost\n    text: The cost.\n    stance: neutral\n    sources: [src_a]\n"
+            "    as_of: 2026\n    value: \"~2.19\"\n    unit: USD/Mtok\n    check: cost_per_mtok\n---\n# P\n\n"
+            "Cost [[claim:p_cost]].\n")
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    first = mkdocs_build(desk, tmp_path / "site")
+    assert first.returncode == 0, first.stderr
+    html = (tmp_path / "site" / "p" / "index.html").read_text(encoding="utf-8")
+    assert 'class="cd-claim cd-st-ok" id="p_cost"' in html and "check run 1 " in html
+    (desk / "kb" / "p.md").write_text(page.replace('"~2.19"', '"~3.5"'), encoding="utf-8")
+    second = mkdocs_build(desk, tmp_path / "site")  # what `mkdocs serve` does after a save
+    assert second.returncode == 0, second.stderr
+    html = (tmp_path / "site" / "p" / "index.html").read_text(encoding="utf-8")
+    assert 'class="cd-claim cd-st-mismatch" id="p_cost"' in html and "check run 2 " in html
+    assert 'class="cd-ref cd-st-mismatch"' in html
+
+
+def test_mkdocs_serve_shows_new_statuses_after_a_save(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    page = ("---\ntitle: P\nclaims:\n  - id: p_cost\n    text: The cost.\n    stance: neutral\n    sources: [src_a]\n"
+            "    as_of: 2026\n    value: \"~2.19\"\n    unit: USD/Mtok\n    check: cost_per_mtok\n---\n# P\n")
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mkdocs"), "serve", "-a",
+                               f"127.0.0.1:{port}"], cwd=desk, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              env={**__import__("os").environ, "NO_MKDOCS_2_WARNING": "1"})
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/p/", timeout=5) as response:
+                    html = response.read().decode("utf-8")
+                if text in html:
+                    return html
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise AssertionError(f"the served page never showed {text!r}")
+
+    try:
+        wait_for('class="cd-claim cd-st-ok" id="p_cost"')
+        (desk / "kb" / "p.md").write_text(page.replace('"~2.19"', '"~3.5"'), encoding="utf-8")
+        wait_for('class="cd-claim cd-st-mismatch" id="p_cost"')
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_unknown_reference_fails_the_strict_build_and_the_stage(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_clam]].\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    built = mkdocs_build(desk, tmp_path / "site")
+    assert built.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_clam]] names no claim or model parameter (did you mean 'base_claim'?)" \
+        in built.stderr
+    staged = claimdesk(desk, "site", "--stage", str(tmp_path / "stage"))
+    assert staged.returncode == 2 and "kb/p.md:6: body:" in staged.stderr and "Traceback" not in staged.stderr
+    assert not (tmp_path / "stage" / "docs").exists()
+
+
+def test_a_reference_broken_by_an_edit_elsewhere_fails_the_build(tmp_path: Path) -> None:
+    page = "---\ntitle: P\n---\n# P\n\nThe base is [[claim:base_claim]].\n"
+    desk = _site_desk(tmp_path / "desk", {"kb/p.md": page})
+    first = mkdocs_build(desk, tmp_path / "site")
+    assert first.returncode == 0, first.stderr
+    base = (desk / "kb" / "base.md").read_text(encoding="utf-8")
+    (desk / "kb" / "base.md").write_text(base.replace("id: base_claim", "id: base_claim_renamed"), encoding="utf-8")
+    second = mkdocs_build(desk, tmp_path / "site")  # the check re-reads base.md only
+    assert second.returncode == 1
+    assert "kb/p.md:6: body: [[claim:base_claim]] names no claim" in second.stderr

@@ -264,11 +264,12 @@ def model(path: Path | None) -> None:
 
 def _register_extra_commands() -> None:
     """Commands that live in their own modules (one concern per module)."""
-    from . import cli_edit, cli_report, cli_store
+    from . import cli_edit, cli_report, cli_site, cli_store
 
     cli_store.register(main)
     cli_edit.register(main)
     cli_report.register(main)
+    cli_site.register(main)
 
 
 _register_extra_commands()

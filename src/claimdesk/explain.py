@@ -54,10 +54,14 @@ def explain(desk: Desk, claim_id: str, today: dt.date | None = None) -> Explanat
     checker = Checker(desk, today)
     if claim_id not in checker.claims:
         raise DeskError(f"no claim or parameter '{claim_id}'{did_you_mean(claim_id, checker.claims)}")
+    return explain_with(checker, claim_id, checker.run().by_id()[claim_id])
+
+
+def explain_with(checker: Checker, claim_id: str, result: Result) -> Explanation:
+    """Explain one claim with a checker already built and the verdict already known (the site
+    takes it from the store's latest run, so that an explanation shows the recorded status)."""
     located = checker.claims[claim_id]
     claim = located.claim
-    run = checker.run()
-    result = run.by_id()[claim_id]
     explanation = Explanation(
         claim.id, claim.text, f"{located.path}:{located.line}",
         f"{claim.value.written} {claim.unit}" if claim.value is not None else None, str(claim.as_of),

@@ -27,6 +27,7 @@ from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_refere
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
 from .schema import given_reference, given_text_message
+from .site.refs import desk_reference_problems
 from .text_figures import text_contradiction
 from .units import parse_unit
 
@@ -143,6 +144,7 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
             for located in claims if (warning := text_contradiction(located.claim))]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
+    out += [("page", p.path, p) for p in desk_reference_problems(desk, pages)] if scope is None else []
     return out
 
 

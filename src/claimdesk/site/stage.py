@@ -1,0 +1,191 @@
+"""The staged folder: the site as a plain docs folder that builds without the claimdesk plugin.
+
+`claimdesk site --stage DIR` writes DIR/docs (every page with its claims already rendered as HTML
+blocks in its Markdown, the generated pages as files, the assets) and DIR/mkdocs.yml (the desk's
+configuration with docs_dir pointing there and the claimdesk plugin removed). `mkdocs build -f
+DIR/mkdocs.yml` and `zensical build` (which reads mkdocs.yml but runs no third-party plugin) both
+turn it into the same site as the plugin does.
+
+A staged page keeps only the front-matter a site needs (title, description from the summary, tags),
+written as JSON strings; the claims stay in kb/. Every file is written atomically. DIR is replaced
+only when claimdesk wrote it before (it holds STAMP), so a mistyped --stage cannot wipe a folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..frontmatter import split_front_matter
+from ..kb import find_root
+from ..problems import DeskError, Problem
+from .collect import KB, load_site
+from .html import ASSETS, REPORT_PAGE, esc
+from .refs import body_of
+from .renderer import SiteRenderer
+
+STAMP = ".claimdesk-stage"
+CONFIG = "mkdocs.yml"
+
+
+@dataclass
+class Staged:
+    folder: Path
+    pages: int
+    generated: int
+    assets: int
+    run_id: int
+
+
+class _Tagged:
+    """A YAML value with a tag claimdesk does not interpret (!ENV, !!python/name:...), kept as written."""
+
+    def __init__(self, tag: str, value: Any):
+        self.tag, self.value = tag, value
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    pass
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    pass
+
+
+def _keep_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> _Tagged:
+    if isinstance(node, yaml.SequenceNode):
+        return _Tagged(node.tag, loader.construct_sequence(node, deep=True))
+    if isinstance(node, yaml.MappingNode):
+        return _Tagged(node.tag, loader.construct_mapping(node, deep=True))
+    return _Tagged(node.tag, loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+def _emit_tag(dumper: yaml.SafeDumper, tagged: _Tagged) -> yaml.Node:
+    if isinstance(tagged.value, list):
+        return dumper.represent_sequence(tagged.tag, tagged.value)
+    if isinstance(tagged.value, dict):
+        return dumper.represent_mapping(tagged.tag, tagged.value)
+    return dumper.represent_scalar(tagged.tag, tagged.value)
+
+
+_ConfigLoader.add_multi_constructor("!", _keep_tag)
+_ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", _keep_tag)
+_ConfigDumper.add_representer(_Tagged, _emit_tag)
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    """Temp file in the same folder, fsync, rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def staged_config(config_text: str, site_dir: str = "site") -> str:
+    """The desk's mkdocs.yml for the staged folder: docs_dir docs, no claimdesk plugin, its stylesheet."""
+    config = yaml.load(config_text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    if not isinstance(config, dict):
+        raise DeskError(f"{CONFIG}: not a mapping of settings")
+    config["docs_dir"] = "docs"
+    config["site_dir"] = site_dir
+    plugins = config.get("plugins")
+    if isinstance(plugins, list):
+        kept = [p for p in plugins if p != "claimdesk" and not (isinstance(p, dict) and "claimdesk" in p)]
+        config["plugins"] = kept
+    elif isinstance(plugins, dict):
+        config["plugins"] = {k: v for k, v in plugins.items() if k != "claimdesk"}
+    css = list(config.get("extra_css") or [])
+    if f"{ASSETS}/claimdesk.css" not in css:
+        css.append(f"{ASSETS}/claimdesk.css")
+    config["extra_css"] = css
+    header = "# Written by `claimdesk site --stage`: the desk's mkdocs.yml for this staged folder. Do not edit.\n"
+    return header + yaml.dump(config, Dumper=_ConfigDumper, sort_keys=False, allow_unicode=True)
+
+
+def _front_matter(renderer: SiteRenderer, path: str) -> str:
+    record = renderer.data.pages.get(path)
+    if record is None or record.page is None:
+        return ""
+    page = record.page
+    # Escaped for HTML: mkdocs-material and zensical put meta.title and meta.description in the page as is.
+    lines = [f"title: {json.dumps(esc(page.title), ensure_ascii=False)}"]
+    if page.summary:
+        lines.append(f"description: {json.dumps(esc(page.summary), ensure_ascii=False)}")
+    if page.tags:
+        lines.append(f"tags: {json.dumps(list(page.tags))}")
+    return "---\n" + "\n".join(lines) + "\n---\n\n"
+
+
+def _prepare(folder: Path) -> None:
+    if folder.exists():
+        if not folder.is_dir():
+            raise DeskError(f"{folder} is a file; give --stage a folder")
+        if any(folder.iterdir()) and not (folder / STAMP).exists():
+            raise DeskError(f"{folder} is not empty and was not written by `claimdesk site`; give --stage a new or "
+                            f"empty folder")
+        for name in ("docs", CONFIG):
+            target = folder / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_atomic(folder / STAMP, b"written by claimdesk site --stage\n")
+
+
+def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = True,
+               store_file: Path | str | None = None) -> Staged:
+    """Write the staged folder. Raises DeskError when a page does not validate (naming file:line)."""
+    root = find_root(desk)
+    config_file = root / CONFIG
+    if not config_file.is_file():
+        raise DeskError(f"{config_file}: no mkdocs.yml in the desk; the staged folder copies its settings")
+    config_text = config_file.read_text(encoding="utf-8")
+    data = load_site(root, store_file, check=check)
+    if data.errors:
+        raise DeskError([*data.errors, Problem("", 0, "", "fix these (claimdesk validate lists them) and stage again")])
+    out = Path(folder).absolute()
+    _prepare(out)
+    docs = out / "docs"
+    kb_folder = root / "kb"
+    has_report = (kb_folder / REPORT_PAGE).is_file()
+    renderer = SiteRenderer(data, directory_urls=True, has_report=has_report)
+    pages = 0
+    inside = kb_folder.resolve()
+    for source in sorted(kb_folder.rglob("*")):
+        if not source.is_file() or any(part.startswith(".") for part in source.relative_to(kb_folder).parts):
+            continue
+        if not source.resolve().is_relative_to(inside):
+            continue  # a link out of kb/ is not published
+        docs_path = source.relative_to(kb_folder).as_posix()
+        if docs_path.endswith(".md"):
+            text = source.read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+            split = split_front_matter(text)
+            markdown = body_of(text, split.body_line) if split.yaml_text is not None else text
+            staged = renderer.fill_markdown(docs_path, renderer.markdown(docs_path, markdown))
+            write_atomic(docs / docs_path, (_front_matter(renderer, KB + docs_path) + staged).encode())
+            pages += 1
+        else:
+            write_atomic(docs / docs_path, source.read_bytes())
+    generated = renderer.generated_pages()
+    for docs_path, markdown in generated.items():
+        write_atomic(docs / docs_path, renderer.fill_markdown(docs_path, markdown).encode())
+    assets = renderer.assets()
+    for site_path, content in assets.items():
+        write_atomic(docs / site_path, content)
+    write_atomic(out / CONFIG, staged_config(config_text).encode())
+    return Staged(out, pages, len(generated), len(assets), data.run.run_id)
