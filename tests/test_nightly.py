@@ -290,7 +290,7 @@ def test_files_sections_and_archive(desk: Path) -> None:
                     "## Stale", "## Going stale within 30 days", "## Forecasts due", "## Conflicts between pages",
                     "## Bull vs bear by page", "## The model's key figures", "## Charts"):
         assert heading in latest, heading
-    assert "the claim was edited: value \\~2.19 → \\~2.50 USD/Mtok" in latest
+    assert "the claim was edited: value &#126;2.19 → &#126;2.50 USD/Mtok" in latest
     summary = (folder / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("### claimdesk nightly: 2026-11-22, run 2") and "cost40" in summary
     index = (folder / "archive" / "index.md").read_text(encoding="utf-8")

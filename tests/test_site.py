@@ -92,6 +92,8 @@ def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
     code = (site / "assets" / "claimdesk" / "model.js").read_text(encoding="utf-8")
     assert "p[0]" in code and "node_cost_per_hour" not in code  # numbered inputs only: no contributor text
     assert "fonts.googleapis" not in home and "cdn" not in model.lower()
+    report = (site / "desk" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "No nightly report has been recorded for this desk yet" in report  # the nav entry always has a page
 
 
 def test_metric_chart_is_deterministic(tmp_path: Path) -> None:
@@ -266,3 +268,26 @@ def test_a_reference_broken_by_an_edit_elsewhere_fails_the_build(tmp_path: Path)
     second = mkdocs_build(desk, tmp_path / "site")  # the check re-reads base.md only
     assert second.returncode == 1
     assert "kb/p.md:6: body: [[claim:base_claim]] names no claim" in second.stderr
+
+
+def test_the_nightly_reports_are_on_the_site(tmp_path: Path) -> None:
+    """The latest report from the store, with its charts, and the archive of earlier ones."""
+    desk = copy_bundled_desk(tmp_path / "desk")
+    assert claimdesk(desk, "nightly", "--today", "2026-11-30").returncode == 0
+    model = desk / "data" / "models" / "token_cost.yaml"
+    model.write_text(model.read_text(encoding="utf-8").replace("    value: 30\n", "    value: 31\n", 1), encoding="utf-8")
+    assert claimdesk(desk, "nightly", "--today", "2026-11-30").returncode == 1
+    built = mkdocs_build(desk, tmp_path / "site")
+    assert built.returncode == 0, built.stderr
+    site = tmp_path / "site"
+    report = (site / "desk" / "report" / "index.html").read_text(encoding="utf-8")
+    assert "Desk report: 2026-11-30" in report and "Newly failing (" in report
+    assert "model parameter node_cost_per_hour: value 30 → 31 USD/h" in unescape(report)
+    assert "\\~" not in report  # Markdown escapes render as the character
+    charts = sorted((site / "desk" / "charts").glob("*.svg"))
+    assert charts and all(c.stat().st_size > 1000 for c in charts)
+    assert 'src="../charts/status-history.svg"' in report
+    archive = (site / "desk" / "reports" / "index.html").read_text(encoding="utf-8")
+    assert archive.count("-run-") >= 2 and (site / "desk" / "reports" / "2026-11-30-run-1" / "index.html").exists()
+    home = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="desk/report/"' in home and "the latest nightly desk report" in home

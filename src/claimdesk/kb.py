@@ -170,7 +170,7 @@ def content_hash(raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
-def _read(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
+def read_file(path: Path, rel: str) -> tuple[bytes | None, Problem | None]:
     """A file's bytes, or why not. Only a regular file is read (a named pipe would block, a device
     never end), through at most MAX_FILE_BYTES; nothing is opened for writing."""
     if _UNREADABLE_NAME in rel:
@@ -215,7 +215,7 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _shown_name(name: str) -> str:
-    """A name as the desk records it: unchanged when it is plain text, else escaped and marked (see _read)."""
+    """A name as the desk records it: unchanged when it is plain text, else escaped and marked (see read_file)."""
     if name.isprintable() and not any(0xD800 <= ord(c) <= 0xDFFF for c in name):
         return name
     escaped = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in name)
@@ -319,7 +319,7 @@ def load_pages(root: Path, cache: PageCache | None = None, paths: Iterable[str] 
     records = []
     for rel in page_paths(root) if paths is None else paths:
         full = root / rel
-        raw, problem = _read(full, rel)
+        raw, problem = read_file(full, rel)
         if raw is None:
             record = PageRecord(rel, "", 0.0)
             record.problems.append(problem or Problem(rel, 0, "", "unreadable"))
@@ -345,7 +345,7 @@ def load_data_file(root: Path, rel: str, required: bool) -> tuple[Loaded | None,
         # A link committed to the desk could point at ~/.netrc; its content would end up in messages.
         return None, [Problem(rel, 0, "", "is a link to a file outside the desk (or a broken link); claimdesk reads "
                                           "only files inside the desk: put the file itself here")], ""
-    raw, problem = _read(full, rel)
+    raw, problem = read_file(full, rel)
     if raw is None:
         return None, [problem] if problem else [], ""
     text, problem = decode(raw, rel)

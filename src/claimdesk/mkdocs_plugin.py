@@ -32,7 +32,7 @@ from mkdocs.structure.pages import Page
 
 from .problems import DeskError
 from .site.collect import load_site
-from .site.html import ASSETS, REPORT_PAGE, esc
+from .site.html import ASSETS, esc
 from .site.renderer import SiteRenderer
 
 log = logging.getLogger("mkdocs.plugins.claimdesk")
@@ -70,7 +70,7 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
             raise PluginError(f"claimdesk: {message}") from None
         for problem in data.errors:
             log.warning(str(problem))
-        self.renderer = SiteRenderer(data, config.use_directory_urls, files.get_file_from_path(REPORT_PAGE) is not None)
+        self.renderer = SiteRenderer(data, config.use_directory_urls)
         generated: dict[str, str | bytes] = dict(self.renderer.generated_pages())
         generated.update(self.renderer.assets())
         for path, content in generated.items():

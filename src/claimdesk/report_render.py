@@ -16,14 +16,17 @@ MARKDOWN_ROWS = 200  # rows a Markdown section shows; the JSON has up to report_
 SUMMARY_ROWS = 10
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+# Quoted with a backslash: punctuation that both Python-Markdown (with tables) and GitHub's Markdown
+# read as an escape. `~` (strikethrough on GitHub) is not an escape in Python-Markdown, so it becomes
+# a character reference, which both show as the character.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|])")
 
 
 def md(text: object) -> str:
     """Contributor text as one line of inert Markdown: HTML escaped, Markdown punctuation quoted."""
     plain = _CONTROL.sub(" ", str(text)).replace("\n", " ")
     plain = plain.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", plain).replace("~", "&#126;")
 
 
 def plain(text: object) -> str:

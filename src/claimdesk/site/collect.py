@@ -20,6 +20,7 @@ from ..problems import DeskError, Problem
 from ..results import Result, Tally
 from ..store import Store, read_desk, store_path
 from .refs import desk_reference_problems
+from .reports import StoredReport, read_reports
 
 KB = "kb/"
 
@@ -55,6 +56,7 @@ class SiteData:
     claims: dict[str, SiteClaim]  # by id, first occurrence, parameters first (the checker's order)
     pages: dict[str, PageRecord]  # by desk-relative path
     checked: bool  # True when this build brought the store up to date
+    reports: list[StoredReport] = field(default_factory=list)  # the nightly reports kept in the store, newest first
     _checker: Checker | None = field(default=None, repr=False)
     _explained: dict[str, Explanation | None] = field(default_factory=dict, repr=False)
     _by_page: dict[str, list[SiteClaim]] | None = field(default=None, repr=False)
@@ -107,6 +109,7 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
         if stored is None:
             raise DeskError(f"the store {store.label} holds no check run yet: run `claimdesk check` first")
         tally = store.run_tally(stored.run_id)
+        reports = read_reports(store)
         if problems is None:  # read only: the format problems the latest run recorded
             problems = [Problem(path, line, field_name, message, severity) for path, line, field_name, message, severity
                         in store.select("SELECT path, line, field, message, severity FROM problems "
@@ -125,7 +128,7 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
     for located in loaded.claims():
         claims.setdefault(located.claim.id, SiteClaim(located, _result_for(results, located), located.path, "claim"))
     run = RunInfo(stored.run_id, stored.started, stored.run.today, stored.desk_version, tally)
-    return SiteData(root, loaded, model, run, problems, claims, {r.path: r for r in loaded.pages}, check)
+    return SiteData(root, loaded, model, run, problems, claims, {r.path: r for r in loaded.pages}, check, reports)
 
 
 def _result_for(results: dict[str, Result], located: Located) -> Result | None:

@@ -25,7 +25,6 @@ SOURCES_PAGE = "desk/sources.md"
 SIDES_PAGE = "desk/bull-vs-bear.md"
 METRICS_PAGE = "desk/metrics.md"
 MODEL_PAGE = "desk/model.md"
-REPORT_PAGE = "desk/report.md"  # written by the nightly report when there is one; Home links it then
 ASSETS = "assets/claimdesk"
 STATUS_MARK = {"error": "!", "mismatch": "✗", "conflict": "⇄", "stale": "◷", "due": "⚑", "ok": "✓",
                "unchecked": "·"}

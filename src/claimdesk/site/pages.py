@@ -28,7 +28,6 @@ from .html import (
     METRICS_PAGE,
     MODEL_PAGE,
     NOT_IN_RUN,
-    REPORT_PAGE,
     SIDES_PAGE,
     SOURCES_PAGE,
     URL_SAFE,
@@ -45,6 +44,7 @@ from .html import (
     status_of,
     tag_anchor,
 )
+from .reports import REPORT_PAGE
 
 GENERATED_TITLES = {CLAIMS_PAGE: "Claims", SOURCES_PAGE: "Sources", SIDES_PAGE: "Bull vs bear",
                     METRICS_PAGE: "Metrics", MODEL_PAGE: "The model"}
@@ -89,8 +89,8 @@ def home(data: SiteData, links: Links, has_report: bool) -> str:
              (SIDES_PAGE, "the bull and bear claims side by side, per page and per tag"),
              (METRICS_PAGE, "each metric's claims in time order"),
              (MODEL_PAGE, "the shared model, with a calculator")]
-    if has_report:
-        pages.insert(0, (REPORT_PAGE, "the latest nightly desk report"))
+    pages.insert(0, (REPORT_PAGE, "the latest nightly desk report" if has_report else
+                     "empty until `claimdesk nightly` records a report"))
     listed = "".join(f'<li><a href="{links.page(p)}">{esc(GENERATED_TITLES.get(p, "Desk report"))}</a>: {esc(what)}'
                      f"</li>" for p, what in pages)
     return (f'<section class="cd-home"><h2 id="the-desk-at-a-glance">The desk at a glance</h2>{run_note(data)}'

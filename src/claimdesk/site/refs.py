@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..kb import Desk, PageRecord
+from ..kb import Desk, PageRecord, read_file
 from ..problems import Problem, did_you_mean
 
 MARK = "[[claim:"
@@ -119,9 +119,8 @@ def reference_problems(root: Path, pages: Iterable[tuple[str, int]], known: Iter
     problems: list[Problem] = []
     choices: list[str] | None = None
     for path, body_line in pages:
-        try:
-            raw = (root / path).read_bytes()
-        except OSError:
+        raw, _ = read_file(root / path, path)  # a regular file within the size bound, never a pipe
+        if raw is None:
             continue  # reading the page already reported it
         if MARK.encode() not in raw:
             continue

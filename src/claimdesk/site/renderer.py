@@ -32,7 +32,6 @@ from .html import (
     ASSETS,
     CLAIMS_PAGE,
     METRICS_PAGE,
-    REPORT_PAGE,
     SIDES_PAGE,
     SOURCES_PAGE,
     Links,
@@ -43,6 +42,7 @@ from .html import (
 )
 from .pages import GENERATED_TITLES, claims_json, generated, home
 from .refs import marker_line, replace_references
+from .reports import REPORT_PAGE, report_assets, report_pages
 
 CLAIMS_MARKER = "<!-- claimdesk:claims -->"
 HOME_MARKER = "<!-- claimdesk:home -->"
@@ -57,10 +57,9 @@ _H1_MARKDOWN = re.compile(r"^# .*$", re.MULTILINE)
 
 
 class SiteRenderer:
-    def __init__(self, data: SiteData, directory_urls: bool = True, has_report: bool = False):
+    def __init__(self, data: SiteData, directory_urls: bool = True):
         self.data = data
         self.directory_urls = directory_urls
-        self.has_report = has_report
         self._pending: dict[str, str] = {}  # docs path -> full claim block, between fill_html and finish
 
     def links(self, docs_path: str) -> Links:
@@ -68,9 +67,12 @@ class SiteRenderer:
 
     # -- pages --------------------------------------------------------------------------------
     def generated_pages(self) -> dict[str, str]:
-        """docs path -> the Markdown of each generated page (its body is a slot)."""
-        return {path: (SEARCH_EXCLUDED if path in UNSEARCHED else "") + f"# {title}\n\n{PAGE_MARKER}\n"
-                for path, title in GENERATED_TITLES.items()}
+        """docs path -> the Markdown of each generated page (a listing's body is a slot; the nightly
+        reports are their own Markdown)."""
+        pages = {path: (SEARCH_EXCLUDED if path in UNSEARCHED else "") + f"# {title}\n\n{PAGE_MARKER}\n"
+                 for path, title in GENERATED_TITLES.items()}
+        pages.update(report_pages(self.data.reports))
+        return pages
 
     def description(self, docs_path: str) -> str | None:
         record = self.data.pages.get(KB + docs_path)
@@ -96,7 +98,7 @@ class SiteRenderer:
         else:
             filled = {CLAIMS_MARKER: claim_block(self.data, path, links)}
         if docs_path == "index.md":
-            filled[HOME_MARKER] = home(self.data, links, self.has_report)
+            filled[HOME_MARKER] = home(self.data, links, bool(self.data.reports))
         return page_header(self.data, path, links), {k: v for k, v in filled.items() if v}
 
     def fill_html(self, docs_path: str, content: str, for_search: bool = False) -> str:
@@ -137,6 +139,7 @@ class SiteRenderer:
                  for name in STATIC_ASSETS}
         files[f"{ASSETS}/claims.json"] = claims_json(self.data)
         files[f"{ASSETS}/model.js"] = model_script(self.data.model).encode()
+        files.update(report_assets(self.data.reports))
         return files
 
 

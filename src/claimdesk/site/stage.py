@@ -27,7 +27,7 @@ from ..frontmatter import split_front_matter
 from ..kb import find_root
 from ..problems import DeskError, Problem
 from .collect import KB, load_site
-from .html import ASSETS, REPORT_PAGE, esc
+from .html import ASSETS, esc
 from .refs import body_of
 from .renderer import SiteRenderer
 
@@ -162,8 +162,7 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     _prepare(out)
     docs = out / "docs"
     kb_folder = root / "kb"
-    has_report = (kb_folder / REPORT_PAGE).is_file()
-    renderer = SiteRenderer(data, directory_urls=True, has_report=has_report)
+    renderer = SiteRenderer(data, directory_urls=True)
     pages = 0
     inside = kb_folder.resolve()
     for source in sorted(kb_folder.rglob("*")):
