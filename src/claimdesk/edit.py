@@ -30,7 +30,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from typing import Any
 import yaml
 import yaml.events as ev
 
+from .atomic import fsync_folder, temp_file
 from .frontmatter import MAX_BYTES, MAX_DEPTH, Loaded, YamlNumber, parse_yaml, split_front_matter
 from .problems import DeskError, Problem
 
@@ -532,7 +532,7 @@ def commit(path: Path, rel: str, original: bytes | None, new: bytes) -> None:
     must not exist."""
     folder = path.parent
     if original is None:
-        tmp = _temp_file(folder, path.name, new, 0o644)
+        tmp = temp_file(folder, path.name, new, 0o644)
         try:
             _pause(TEST_PAUSE_ENV)
             os.link(tmp, path)  # fails when the file exists: never overwrites
@@ -540,7 +540,7 @@ def commit(path: Path, rel: str, original: bytes | None, new: bytes) -> None:
             raise DeskError(Problem(rel, 0, "", "already exists; nothing was written")) from None
         finally:
             os.unlink(tmp)
-        _fsync_folder(folder)
+        fsync_folder(folder)
         return
     writable(path, rel)
     with _locked(path, rel) as fd:
@@ -553,7 +553,7 @@ def commit(path: Path, rel: str, original: bytes | None, new: bytes) -> None:
                 or _read_fd(fd) != original:
             raise DeskError(Problem(rel, 0, "", "changed on disk while claimdesk was working on it; nothing "
                                                 "was written (run the command again)"))
-        tmp = _temp_file(folder, path.name, new, current.st_mode & 0o7777)
+        tmp = temp_file(folder, path.name, new, current.st_mode & 0o7777)
         try:
             _pause(TEST_PAUSE_ENV)
             os.replace(tmp, path)
@@ -561,7 +561,7 @@ def commit(path: Path, rel: str, original: bytes | None, new: bytes) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_folder(folder)
+        fsync_folder(folder)
 
 
 @contextlib.contextmanager
@@ -588,30 +588,6 @@ def _read_fd(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _temp_file(folder: Path, name: str, content: bytes, mode: int) -> str:
-    # A dot-name: the desk's walker skips hidden files, so a temp file is never read as a page.
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pause(variable: str) -> None:

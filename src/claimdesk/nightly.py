@@ -19,13 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import kb
+from .atomic import write_atomic
 from .problems import DeskError
 from .report_schema import FORMAT_VERSION, Report
 from .schema import STATUSES
@@ -177,26 +177,3 @@ def _archive_index(archive: list[_Archived], folder: Path, new: set[str]) -> str
     return "\n".join(lines) + "\n"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def write_atomic(target: Path, data: bytes) -> None:
-    """Write `data` to `target` through a temporary file in the same folder, fsynced, then renamed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-    try:
-        os.fchmod(descriptor, 0o666 & ~_UMASK)  # as an ordinary write would leave it (mkstemp makes it 0600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -14,15 +14,14 @@ only when claimdesk wrote it before (it holds STAMP), so a mistyped --stage cann
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from ..atomic import write_atomic
 from ..frontmatter import split_front_matter
 from ..kb import find_root
 from ..problems import DeskError, Problem
@@ -78,21 +77,6 @@ def _emit_tag(dumper: yaml.SafeDumper, tagged: _Tagged) -> yaml.Node:
 _ConfigLoader.add_multi_constructor("!", _keep_tag)
 _ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", _keep_tag)
 _ConfigDumper.add_representer(_Tagged, _emit_tag)
-
-
-def write_atomic(path: Path, content: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def staged_config(config_text: str, site_dir: str = "site") -> str:
