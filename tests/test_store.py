@@ -18,12 +18,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from claimdesk import store as store_module
+from claimdesk import page_cache
 from claimdesk.check import check_desk
 from claimdesk.cli import main
 from claimdesk.problems import DeskError
 from claimdesk.results import CheckRun, Result
-from claimdesk.store import PAGE_TABLES, Store
+from claimdesk.store import Store
+from claimdesk.store_schema import PAGE_TABLES
 
 TODAY = dt.date(2026, 6, 1)
 
@@ -480,10 +481,10 @@ def test_query_by_store_file_needs_no_desk(desk: Path, tmp_path: Path, monkeypat
 def test_parse_ahead_is_used_for_many_changed_pages(desk: Path, tmp_path: Path, monkeypatch) -> None:
     for i in range(12):
         (desk / "kb" / f"many-{i:02d}.md").write_text(page(f"Many {i}", claim(f"many_{i}")), encoding="utf-8")
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_PAGES", 5)
+    monkeypatch.setattr(page_cache, "PARALLEL_MIN_PAGES", 5)
     with Store.open(tmp_path / "store.duckdb", write=True) as store:
         stats = store.ingest(desk)
         assert stats.parsed_ahead == 15 and stats.parsed == 15
         parallel = dump(store)
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_PAGES", 10**9)
+    monkeypatch.setattr(page_cache, "PARALLEL_MIN_PAGES", 10**9)
     assert parallel == fresh_dump(desk, tmp_path)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from claimdesk import page_cache, store_rows
 from claimdesk import store as store_module
 from claimdesk.kb import Desk, load_desk
 from claimdesk.store import Store
@@ -214,8 +215,8 @@ def test_pages_parsed_by_workers_round_trip(tmp_path: Path, monkeypatch: pytest.
     """Many changed pages are parsed in worker processes; what they send back must be the same."""
     desk = gen_desk_module().generate_desk(tmp_path / "desk", 40, 5, seed=3)
     (desk / "kb" / "anthropic" / "broken.md").write_text(WITH_PROBLEM, encoding="utf-8")
-    monkeypatch.setattr(store_module, "PARALLEL_MIN_PAGES", 10)
-    monkeypatch.setattr(store_module, "CHUNK_PAGES", 7)
+    monkeypatch.setattr(page_cache, "PARALLEL_MIN_PAGES", 10)
+    monkeypatch.setattr(page_cache, "CHUNK_PAGES", 7)
     with Store.open(tmp_path / "store.duckdb", write=True) as store:
         cold = store.ingest(desk)
         assert cold.parsed_ahead == 40 and cold.parsed == 41
@@ -227,7 +228,7 @@ def test_pages_parsed_by_workers_round_trip(tmp_path: Path, monkeypatch: pytest.
     assert warm.desk is not None
     assert_same_desk(load_desk(desk), warm.desk)
     with Store.open(tmp_path / "serial.duckdb", write=True) as serial:
-        monkeypatch.setattr(store_module, "PARALLEL_MIN_PAGES", 10**9)
+        monkeypatch.setattr(page_cache, "PARALLEL_MIN_PAGES", 10**9)
         serial.ingest(desk)
         assert table_rows(serial) == table_rows(Store.open(tmp_path / "store.duckdb"))
 
@@ -290,7 +291,8 @@ def test_new_parsing_code_reads_every_page_again(full_desk: Path, tmp_path: Path
     """A cached page is only as good as the code that parsed it: other code, another parse."""
     with Store.open(tmp_path / "store.duckdb", write=True) as store:
         store.ingest(full_desk)
-        monkeypatch.setattr(store_module, "CACHE_FORMAT", "parsed by other code")
+        for module in (store_module, store_rows):  # every room that reads the format
+            monkeypatch.setattr(module, "CACHE_FORMAT", "parsed by other code")
         again = store.ingest(full_desk)
         assert (again.reused, again.parsed, again.written) == (0, 6, 6)
         assert store.ingest(full_desk).reused == 3

@@ -12,7 +12,8 @@ import pytest
 
 from claimdesk.check import check_desk
 from claimdesk.frontmatter import decode, load_front_matter
-from claimdesk.store import INTERNAL_TABLES, TABLES, VIEWS, Store
+from claimdesk.store import Store
+from claimdesk.store_schema import INTERNAL_TABLES, TABLES, VIEWS
 
 from .conftest import REPO
 

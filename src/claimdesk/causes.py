@@ -379,7 +379,7 @@ def recorded_threshold(text: str | None) -> Threshold | None:
 
 
 def _check_names(check: str | None) -> list[str]:
-    from .store import check_names
+    from .store_rows import check_names
 
     return check_names(check) or []
 

@@ -18,7 +18,7 @@ from ..expr import ExprError
 from ..model import sensitivity
 from ..render import plural
 from ..schema import STATUSES
-from ..store import check_names
+from ..store_rows import check_names
 from ..units import UnitError, parse_unit
 from ..values import figure_text
 from .calculator import equation_mathml, json_for_html, model_data
