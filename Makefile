@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed-stamp
+# mkdocs-material prints a banner about MkDocs 2 on every build; this desk pins mkdocs<2 (see kb/guide/site.md).
+export NO_MKDOCS_2_WARNING = 1
 
 .PHONY: desk test install site clean
 
