@@ -87,3 +87,24 @@ def test_errors_are_expression_errors() -> None:
 def test_exponent_is_the_number_written() -> None:
     function, _ = _compiled("a ** 0.0001")
     assert call(function, [5.0]) == 5.0 ** 0.0001 != 1.0  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_numbers_keep_the_text_written(seed: int) -> None:
+    """The parser keeps each number's text as written (shown in messages and explanations)."""
+    import ast
+
+    from claimdesk.expr import Num
+
+    text = _random_expression(random.Random(seed), 4) + " + 2.50 * 1_2 - 0.0833"
+    written = [ast.get_source_segment(text, n) for n in ast.walk(ast.parse(text, mode="eval"))
+               if isinstance(n, ast.Constant)]
+
+    def numbers(node: object) -> list[str]:
+        if isinstance(node, Num):
+            return [node.text]
+        return [t for child in getattr(node, "__dict__", {}).values()
+                for item in (child if isinstance(child, tuple) else (child,)) for t in numbers(item)]
+
+    # an exponent keeps its sign with it (x ** -1): compare the digits as written
+    assert sorted(n.lstrip("-") for n in numbers(parse(text))) == sorted(w for w in written if w is not None)
