@@ -17,7 +17,7 @@ from claimdesk.kb import load_desk
 from claimdesk.model import build_model
 from claimdesk.values import figure_text
 
-from .conftest import write_desk
+from .conftest import BASE_SOURCES, write_desk
 from .site_helpers import SCREENSHOTS, chromium, chromium_paths, claimdesk, copy_bundled_desk, mkdocs_build, serve
 
 pytestmark = pytest.mark.skipif(chromium_paths() is None, reason="chromium and chromedriver are not installed "
@@ -183,7 +183,7 @@ def test_calculator_agrees_with_claimdesk_model(bundled_site: tuple[Path, str], 
 
 
 # -- hostile text ---------------------------------------------------------------------------------------
-HOSTILE_SOURCES = """\
+HOSTILE_SOURCE_A = """\
 src_a:
   title: <script>alert(5)</script>
   publisher: '"><img src=x onerror=alert(6)>'
@@ -192,17 +192,9 @@ src_a:
   published: 2026-05
   kind: report
   note: <iframe src=javascript:alert(9)>
-divergent_token_economics:
-  title: The economics of a token
-  publisher: Divergent Compute
-  published: 2026
-  kind: report
-tokenalysis_john_henry:
-  title: tokenalysis and john henry
-  author: A blogger
-  published: 2026-05
-  kind: blog
 """
+# The base sources, with src_a replaced by the hostile one.
+HOSTILE_SOURCES = HOSTILE_SOURCE_A + BASE_SOURCES[BASE_SOURCES.index("divergent_token_economics:"):]
 
 HOSTILE_PAGE = """\
 ---

@@ -50,18 +50,13 @@ def _code_spans(line: str) -> list[tuple[int, int]]:
     return spans
 
 
-def find_references(text: str) -> Iterator[Found]:
-    """Every `[[claim:...]]` outside code, in order."""
-    if MARK not in text:
-        return
+def _outside_fences(text: str) -> Iterator[tuple[int, int, str]]:
+    """(line number, offset of the line, line) for every line outside fenced code blocks; the
+    fence lines themselves are left out too."""
     fence: str | None = None
-    previous_blank = True
-    in_list = False
-    in_indented_code = False
     offset = 0
     for number, line in enumerate(text.splitlines(keepends=True), start=1):
-        start_of_line = offset
-        offset += len(line)
+        start_of_line, offset = offset, offset + len(line)
         stripped = line.strip()
         if fence is not None:
             if stripped.startswith(fence) and set(stripped) <= {fence[0]}:
@@ -71,6 +66,18 @@ def find_references(text: str) -> Iterator[Found]:
         if opened:
             fence = opened.group(1)
             continue
+        yield number, start_of_line, line
+
+
+def find_references(text: str) -> Iterator[Found]:
+    """Every `[[claim:...]]` outside code, in order."""
+    if MARK not in text:
+        return
+    previous_blank = True
+    in_list = False
+    in_indented_code = False
+    for number, start_of_line, line in _outside_fences(text):
+        stripped = line.strip()
         if not stripped:
             previous_blank = True
             continue
@@ -146,18 +153,7 @@ def desk_reference_problems(desk: Desk, pages: Iterable[PageRecord]) -> list[Pro
 
 def marker_line(text: str, marker: str) -> tuple[int, int] | None:
     """(start, end) of the first line that is exactly `marker`, outside fenced code, or None."""
-    fence: str | None = None
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        start, offset = offset, offset + len(line)
-        stripped = line.strip()
-        if fence is not None:
-            if stripped.startswith(fence) and set(stripped) <= {fence[0]}:
-                fence = None
-            continue
-        opened = _FENCE.match(line)
-        if opened:
-            fence = opened.group(1)
-        elif stripped == marker and not line.startswith(("    ", "\t")):
-            return start, offset
+    for _, start, line in _outside_fences(text):
+        if line.strip() == marker and not line.startswith(("    ", "\t")):
+            return start, start + len(line)
     return None

@@ -23,7 +23,7 @@ import yaml
 
 from ..atomic import write_atomic
 from ..frontmatter import split_front_matter
-from ..kb import find_root
+from ..kb import find_root, read_file
 from ..problems import DeskError, Problem
 from .collect import KB, load_site
 from .html import ASSETS, esc
@@ -81,7 +81,11 @@ _ConfigDumper.add_representer(_Tagged, _emit_tag)
 
 def staged_config(config_text: str, site_dir: str = "site") -> str:
     """The desk's mkdocs.yml for the staged folder: docs_dir docs, no claimdesk plugin, its stylesheet."""
-    config = yaml.load(config_text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    # mkdocs.yml is contributor text like any page. _ConfigLoader is yaml.SafeLoader (no Python
+    # object is ever built) whose only additions keep a tag MkDocs configs use (`!ENV`,
+    # `!!python/name:...`) as inert data, so the staged copy can write it back unchanged; the
+    # text was read through kb.read_file, which bounds its size.
+    config = yaml.load(config_text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass, see above
     if not isinstance(config, dict):
         raise DeskError(f"{CONFIG}: not a mapping of settings")
     config["docs_dir"] = "docs"
@@ -135,10 +139,11 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
                store_file: Path | str | None = None) -> Staged:
     """Write the staged folder. Raises DeskError when a page does not validate (naming file:line)."""
     root = find_root(desk)
-    config_file = root / CONFIG
-    if not config_file.is_file():
-        raise DeskError(f"{config_file}: no mkdocs.yml in the desk; the staged folder copies its settings")
-    config_text = config_file.read_text(encoding="utf-8")
+    raw, problem = read_file(root / CONFIG, CONFIG)  # a regular file within the size bound, never a pipe
+    if raw is None:
+        raise DeskError(f"{root / CONFIG}: {problem.message if problem else 'cannot be read'}; the staged folder "
+                        "copies the desk's mkdocs.yml settings")
+    config_text = raw.decode("utf-8", errors="replace")
     data = load_site(root, store_file, check=check)
     if data.errors:
         raise DeskError([*data.errors, Problem("", 0, "", "fix these (claimdesk validate lists them) and stage again")])
