@@ -420,7 +420,10 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     if kind == "too_short":
         return "must not be empty" if not given else error["msg"]
     if kind == "string_pattern_mismatch":
-        return f"{_describe(given)} is not a valid value here ({error['msg'].lower()})"
+        if loc and loc[-1] == "url":
+            return f"{_describe(given)} is not a web address; a URL starts with http:// or https:// and holds no spaces"
+        message = error["msg"]  # only its first letter lowered: the pattern's \S must stay \S
+        return f"{_describe(given)} is not a valid value here ({message[:1].lower()}{message[1:]})"
     if kind in ("value_error", "assertion_error"):
         message = str(error.get("ctx", {}).get("error", error["msg"]))
         return message.removeprefix("Value error, ")
