@@ -13,7 +13,16 @@ several times, alternating with its baselines so that the machine's noise falls 
   check (cold)     `claimdesk check` on a fresh store: ingest, validate, check, record
   check (1 edit)   one claim's value edited on one page, then `claimdesk check` on a pseudo-terminal
                    (a terminal's output: what a user at a prompt waits for)
-  mkdocs build     only with --site: `mkdocs build` of the desk (with whatever plugins mkdocs.yml names)
+  nightly (1 edit) another page edited, then `claimdesk nightly` (the same incremental check, plus
+                   the report: built, stored with its run, charts drawn, files written)
+  with --site, the desk's site (the bundled desk's mkdocs.yml over the generated pages, store read
+  as recorded, `check: false`), each step alternating with the others:
+  mkdocs, no plugin  `mkdocs build` with the search plugin only: the prose pages, the baseline
+  mkdocs build     `mkdocs build` with the claimdesk plugin (claims, references, generated pages)
+  zensical build   `claimdesk site --stage` then `zensical build` of the staged folder: the same
+                   site without the plugin (skipped when zensical is not installed)
+  mkdocs, 1 edit   one claim edited, then `mkdocs build` with `check: true`: what `mkdocs serve`
+                   does after a save (the store brought up to date first, then a whole build)
 
 Figures per step: median wall time and range, median CPU seconds of the whole process tree (user +
 system; compare these across sides when the cores differ), peak resident memory of the process tree
@@ -23,6 +32,7 @@ system; compare these across sides when the cores differ), peak resident memory 
     .venv/bin/python scripts/bench.py                                  # 1k, 10k, 100k claims, 3 runs
     .venv/bin/python scripts/bench.py --claims 1000 --runs 1           # quick
     .venv/bin/python scripts/bench.py --claims 100000 --shapes 4 all   # shape diversity
+    .venv/bin/python scripts/bench.py --claims 1000 10000 --site --runs 2   # the site, both builders
 
 No timing is asserted anywhere; the tests run it at a small size to keep it working.
 """
@@ -163,7 +173,7 @@ def timed(argv: list[str], cwd: Path, cores: int | None, terminal: bool = False)
     """Run one command to its end: wall time, CPU time of its whole tree, peak tree memory."""
     if cores:
         argv = ["taskset", "-c", f"0-{cores - 1}", *argv]
-    env = dict(os.environ, COLUMNS="120", LINES="40")
+    env = dict(os.environ, COLUMNS="120", LINES="40", NO_MKDOCS_2_WARNING="1")
     master = None
     if terminal:
         master, slave = pty.openpty()
@@ -221,19 +231,55 @@ def edit_one_claim(desk: Path, round_: int) -> None:
     page.write_text(text[:match.start(2)] + bumped + text[match.end(2):], encoding="utf-8")
 
 
+SITE_CONFIG_NO_PLUGIN, SITE_CONFIG_SERVE = "no-plugin.yml", "serve.yml"
+
+
+def write_site_configs(desk: Path) -> None:
+    """The bundled desk's site configuration over the generated pages: with the claimdesk plugin
+    (reading the store as recorded) and, as the baseline, with the search plugin only."""
+    (desk / "kb" / "index.md").write_text("# Generated desk\n", encoding="utf-8")
+    config = (REPO / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:")[0] + "\n"
+    config = config.replace("check: !ENV [CLAIMDESK_SITE_CHECK, true]", "check: false")
+    (desk / "mkdocs.yml").write_text(config, encoding="utf-8")
+    (desk / SITE_CONFIG_SERVE).write_text(config.replace("check: false", "check: true"), encoding="utf-8")
+    without = re.sub(r"\n  # Renders every page's claims.*?\n  - claimdesk:\n      check: false\n", "\n", config, flags=re.S)
+    assert "claimdesk:" not in without
+    (desk / SITE_CONFIG_NO_PLUGIN).write_text(without, encoding="utf-8")
+
+
+def site_steps(desk: Path, work: Path, cores: int | None, round_: int) -> dict[str, Run]:
+    """One round of the site's steps, in turn."""
+    runs = {"mkdocs, no plugin": timed([str(BIN / "mkdocs"), "build", "--quiet", "-f", SITE_CONFIG_NO_PLUGIN,
+                                        "--site-dir", str(work / "site-without")], desk, cores),
+            "mkdocs build": timed([str(BIN / "mkdocs"), "build", "--quiet", "--site-dir", str(work / "site")],
+                                  desk, cores)}
+    if (BIN / "zensical").exists():
+        stage = work / "stage"
+        shutil.rmtree(stage, ignore_errors=True)
+        staged = timed([str(BIN / "claimdesk"), "site", str(desk), "--stage", str(stage), "--no-check"], desk, cores)
+        built = timed([str(BIN / "zensical"), "build"], stage, cores)
+        runs["zensical build"] = Run(staged.seconds + built.seconds, staged.cpu + built.cpu,
+                                     max(staged.peak_mb, built.peak_mb))
+    edit_one_claim(desk, 1000 + round_)
+    runs["mkdocs, 1 edit"] = timed([str(BIN / "mkdocs"), "build", "--quiet", "-f", SITE_CONFIG_SERVE,
+                                    "--site-dir", str(work / "site-serve")], desk, cores)
+    return runs
+
+
 def bench_size(claims: int, runs: int, cores: int | None, site: bool, shapes: str | None, work: Path) -> list[Step]:
     realistic = _load("realistic_desk")
     desk = work / f"desk-{claims}-{shapes or 'calibrated'}"
     if not desk.exists():
         realistic.generate(desk, claims, seed=0, shapes=shapes if shapes in (None, "all") else int(shapes))
-        if site:  # the bundled desk's site configuration, over the generated pages
-            (desk / "kb" / "index.md").write_text("# Generated desk\n", encoding="utf-8")
-            config = (REPO / "mkdocs.yml").read_text(encoding="utf-8")
-            (desk / "mkdocs.yml").write_text(config.split("\nnav:")[0] + "\n", encoding="utf-8")
+    if site:
+        write_site_configs(desk)
     store = desk / "data" / "claimdesk.duckdb"
     claimdesk = str(BIN / "claimdesk")
-    steps = {name: Step(name) for name in ("parse baseline", "naive checker", "validate", "check (cold)",
-                                            "check (1 edit)", *(("mkdocs build",) if site else ()))}
+    names = ["parse baseline", "naive checker", "validate", "check (cold)", "check (1 edit)", "nightly (1 edit)"]
+    if site:
+        names += ["mkdocs, no plugin", "mkdocs build", *(["zensical build"] if (BIN / "zensical").exists() else []),
+                  "mkdocs, 1 edit"]
+    steps = {name: Step(name) for name in names}
     for round_ in range(runs):
         steps["parse baseline"].runs.append(timed([sys.executable, "-c", PARSE_BASELINE, str(desk)], desk, cores))
         steps["naive checker"].runs.append(timed([sys.executable, "-c", NAIVE_CHECKER, str(desk)], desk, cores))
@@ -241,17 +287,26 @@ def bench_size(claims: int, runs: int, cores: int | None, site: bool, shapes: st
         for leftover in store.parent.glob(store.name + "*"):
             leftover.unlink()
         steps["check (cold)"].runs.append(timed([claimdesk, "check", str(desk), "--today", TODAY], desk, cores))
-        edit_one_claim(desk, round_)
+        edit_one_claim(desk, 2 * round_)
         steps["check (1 edit)"].runs.append(
             timed([claimdesk, "check", str(desk), "--today", TODAY], desk, cores, terminal=True))
+        edit_one_claim(desk, 2 * round_ + 1)
+        steps["nightly (1 edit)"].runs.append(
+            timed([claimdesk, "nightly", str(desk), "--today", TODAY, "--out", str(work / "report")], desk, cores,
+                  terminal=True))
         if site:
-            steps["mkdocs build"].runs.append(
-                timed([str(BIN / "mkdocs"), "build", "--site-dir", str(work / "site")], desk, cores))
+            for name, run in site_steps(desk, work, cores, round_).items():
+                steps[name].runs.append(run)
     return list(steps.values())
 
 
+PAIRS = [("nightly (1 edit)", "check (1 edit)"), ("check (cold)", "naive checker"),
+         ("mkdocs build", "mkdocs, no plugin"), ("zensical build", "mkdocs build"),
+         ("mkdocs, 1 edit", "mkdocs, no plugin")]
+
+
 def table(results: dict[int, list[Step]]) -> str:
-    lines = [f"{'claims':>8}  {'step':16} {'median s':>9} {'range s':>13} {'CPU s':>7} {'x parse':>8} "
+    lines = [f"{'claims':>8}  {'step':17} {'median s':>9} {'range s':>13} {'CPU s':>7} {'x parse':>8} "
              f"{'x parse CPU':>11} {'peak MB':>8} {'KB/claim':>8} {'us/claim':>9}"]
     for claims, steps in results.items():
         base = steps[0]
@@ -259,16 +314,26 @@ def table(results: dict[int, list[Step]]) -> str:
             wall, cpu = step.median("seconds"), step.median("cpu")
             low, high = min(r.seconds for r in step.runs), max(r.seconds for r in step.runs)
             peak = max(r.peak_mb for r in step.runs)
-            lines.append(f"{claims:>8}  {step.name:16} {wall:>9.2f} {f'{low:.2f}-{high:.2f}':>13} {cpu:>7.2f} "
+            lines.append(f"{claims:>8}  {step.name:17} {wall:>9.2f} {f'{low:.2f}-{high:.2f}':>13} {cpu:>7.2f} "
                          f"{wall / base.median('seconds'):>8.2f} {cpu / max(base.median('cpu'), 1e-9):>11.2f} "
                          f"{peak:>8.0f} {peak * 1024 / claims:>8.2f} {wall / claims * 1e6:>9.1f}")
+    lines.append("")
+    lines.append("the same runs, against other baselines (median of the rounds' ratios, each round's sides "
+                 "measured back to back):")
+    for claims, steps in results.items():
+        named = {step.name: step for step in steps}
+        for step, base in PAIRS:
+            if step in named and base in named:
+                ratios = [a.seconds / b.seconds for a, b in zip(named[step].runs, named[base].runs)]
+                lines.append(f"{claims:>8}  {step} / {base}: {statistics.median(ratios):.2f}"
+                             f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
     if len(results) > 1:
         lines.append("")
         lines.append("cost per claim, largest / smallest across sizes (linear = 1.0):")
         sizes = sorted(results)
         for index, step in enumerate(results[sizes[0]]):
             per = [results[n][index].median("seconds") / n for n in sizes]
-            lines.append(f"  {step.name:16} {max(per) / min(per):.2f}x")
+            lines.append(f"  {step.name:17} {max(per) / min(per):.2f}x")
     return "\n".join(lines)
 
 
@@ -279,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=None, help="pin both sides to the first N cores")
     parser.add_argument("--shapes", nargs="+", default=[None],
                         help="check-shape diversity: calibrated (default), a number, or all")
-    parser.add_argument("--site", action="store_true", help="also time mkdocs build")
+    parser.add_argument("--site", action="store_true", help="also time the site: mkdocs with and without the "
+                        "plugin, zensical on the staged folder")
     parser.add_argument("--keep", type=Path, default=None, help="generate desks here and keep them")
     args = parser.parse_args(argv)
     realistic = _load("realistic_desk")

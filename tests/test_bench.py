@@ -47,9 +47,18 @@ def test_shape_diversity_can_be_fixed_or_maximal(tmp_path: Path) -> None:
 
 
 def test_bench_runs_end_to_end(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(SCRIPTS / "bench.py"), "--claims", "150", "--runs", "1",
+    result = subprocess.run([sys.executable, str(SCRIPTS / "bench.py"), "--claims", "150", "--runs", "1", "--site",
                              "--keep", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
-    for step in ("parse baseline", "naive checker", "validate", "check (cold)", "check (1 edit)"):
+    for step in ("parse baseline", "naive checker", "validate", "check (cold)", "check (1 edit)", "nightly (1 edit)",
+                 "mkdocs, no plugin", "mkdocs build", "zensical build", "mkdocs, 1 edit"):
         assert f"150  {step}" in result.stdout
+    for pair in ("nightly (1 edit) / check (1 edit)", "mkdocs build / mkdocs, no plugin", "zensical build / mkdocs build"):
+        assert f"150  {pair}: " in result.stdout
     assert "distinct shapes per check" in result.stdout
+    # the builds made what they were timed for: the plugin's claim blocks, and the staged site
+    desk = tmp_path / "desk-150-calibrated"
+    assert (tmp_path / "site" / "desk" / "claims" / "index.html").is_file()
+    assert not (tmp_path / "site-without" / "desk" / "claims").exists()
+    assert (tmp_path / "stage" / "site" / "desk" / "claims" / "index.html").is_file()
+    assert (desk / "report" / "latest.md").is_file() or (tmp_path / "report" / "latest.md").is_file()

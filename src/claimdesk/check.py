@@ -167,13 +167,13 @@ class Checker:
                 return numeric.slot(index(symbol_of_key[ref.key]))
             if ref.name in self.model.parameters:
                 return numeric.slot(index(ref.name))
-            function, parameters = self.model.function(ref.name, self.model.quantities[ref.name].expr)
+            function, parameters = self.model.function(ref.name)
             return numeric.call_with(function, [index(p) for p in parameters])
 
         function = numeric.as_positional(numeric.compile_node(node, leaf))
         parameters_used = {name for name in names if name in self.model.parameters}
         for condition in conditions:
-            parameters_used |= {s.name for s in condition.left.free_symbols | condition.right.free_symbols}
+            parameters_used |= condition.names
         return _Shape((function, names), conditions, frozenset(parameters_used))
 
     def _validate_ref(self, ref: Ref) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from .job import CheckOutcome
 from .render import plural, results_json, results_table, summary
+from .results import Result
 from .schema import STATUSES
 from .target import page_path
 
@@ -32,8 +33,9 @@ def check_report(outcome: CheckOutcome, pages: Collection[str], metrics: Collect
     pages = [page_path(outcome.desk.root, page) for page in pages]
     scope = outcome.scope(pages, metrics, tags)
     wanted = statuses or [s for s in STATUSES if show_unchecked or s != "unchecked"]
-    results = [r for r in outcome.results(wanted) if scope is None or r.claim_id in scope]
-    tally = outcome.tally()
+    # JSON carries every field of a result; a text listing needs only what it shows (quicker to read back)
+    listed, tally = (outcome.results(wanted), outcome.tally()) if output == "json" else outcome.listing(wanted)
+    results = [r for r in listed if scope is None or r.claim_id in scope]
     errors = [str(p) for p in outcome.errors]
     if errors:
         errors.append(f"{plural(len(errors), 'format error')} (see claimdesk validate); claims with errors are "
@@ -52,5 +54,8 @@ def check_report(outcome: CheckOutcome, pages: Collection[str], metrics: Collect
         failed = any(tally.counts[status] for status in failing)
     else:
         failed = any(r.claim_id in scope for r in outcome.results(failing))
-    stdout = results_json(tally, results) if output == "json" else results_table(tally, results, with_summary=False)
+    if output == "json":
+        stdout = results_json(tally, [r for r in results if isinstance(r, Result)])
+    else:
+        stdout = results_table(tally, results, with_summary=False)
     return CheckReport("\n".join(errors), stdout, "\n".join(notes), 1 if errors or failed else 0)

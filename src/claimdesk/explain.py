@@ -153,7 +153,7 @@ def _input(checker: Checker, ref: Ref, given: dict[str, float],
             detail = f"= {info_q.definition}"
         except ExprError as exc:
             value_q, detail = None, f"= {info_q.definition}; {exc}"
-        used = sorted(s.name for s in info_q.expr.free_symbols)
+        used = info_q.names
         parts = [_input(checker, Ref(name), given, credit) for name in used]
         return Input(ref.key, "quantity", value_q, str(info_q.unit), f"{info_q.path}:{info_q.line}", [], detail,
                      parts)

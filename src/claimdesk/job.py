@@ -33,7 +33,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -43,9 +43,9 @@ from .check import Checker, check_desk
 from .dependencies import RunContext, run_context
 from .dependencies import record as record_dependencies
 from .kb import Desk, PageRecord, Reference, load_desk, page_claims, page_references
-from .model import Model, build_model
+from .model import Model, build_model, model_fingerprint
 from .problems import DeskError, Problem, did_you_mean
-from .results import CheckRun, Result, Tally
+from .results import CheckRun, Listed, Result, Tally
 from .validate import OWNER_KINDS, MetricClaim, Scope, merged, mkdocs_hash, owned_problems, validate_desk
 
 if TYPE_CHECKING:
@@ -88,6 +88,14 @@ class CheckOutcome:
         if self._run is not None:
             return self._run.tally()
         return self._read(lambda store: store.run_tally(self._recorded()))
+
+    def listing(self, statuses: Collection[str]) -> tuple[Sequence[Listed], Tally]:
+        """What a text listing shows of the results with one of `statuses` (in no particular
+        order), and the tally; after an incremental run only that is read back, in one reading."""
+        if self._run is not None:
+            return [r for r in self._run.results if r.status in statuses], self._run.tally()
+        return self._read(lambda store: (store.shown_results(self._recorded(), statuses),
+                                         store.run_tally(self._recorded())))
 
     def scope(self, pages: Collection[str] = (), metrics: Collection[str] = (),
               tags: Collection[str] = ()) -> set[str] | None:
@@ -157,7 +165,7 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
         stats = store.ingest(path, lazy=True, keep_open=True)  # an incremental run is over in a moment
         assert stats.desk is not None
         clock.lap("ingest")
-        model = build_model(stats.desk)  # from the model files only: all of them are read
+        model = _model(store, stats.desk)
         base = _base(today, model, stats)
         latest = store.run_base()
         previous = latest if incremental else None
@@ -176,6 +184,17 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
     clock.lap("close")
     outcome.phases = clock.laps
     return outcome
+
+
+def _model(store: Store, desk: Desk) -> Model:
+    """The desk's model (from the model files only: all of them are read), compiled from the form
+    the store keeps for these files and this code when there is one, so that sympy is not imported."""
+    key = f"{model_fingerprint(desk)}:{CODE_FINGERPRINT}"
+    kept = store.model_form(key)
+    model = build_model(desk, kept)
+    if model.form is not None and model.form != kept:
+        store.keep_model_form(key, model.form)
+    return model
 
 
 def _recording(store: Store, model: Model, context: RunContext, pages: set[str] | None,

@@ -9,6 +9,11 @@ whose expression is currency/tokens cannot be declared in %.
 
 Solving is bounded: only equations polynomial of degree <= 2 in the unknown (after clearing
 denominators) are solved, so a model file cannot make sympy run away.
+
+sympy is imported only when a model is compiled. Each expansion is also kept as claimdesk's own
+tree (model_form.py), which is what checks compute with (numeric.py closures); the store keeps
+those trees by model fingerprint, so a run whose model files did not change rebuilds the model
+from them without sympy (`build_model(desk, forms=...)`).
 """
 
 from __future__ import annotations
@@ -17,10 +22,9 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sympy
-
+from . import numeric
 from .expr import (
     BinOp,
     ExprError,
@@ -37,9 +41,22 @@ from .expr import (
     to_sympy,
 )
 from .kb import Desk
+from .model_form import (
+    MAX_TREE_DEPTH,
+    FormError,
+    Unsupported,
+    form_of,
+    parameters_read,
+    quantities_from_form,
+    tree_depth,
+    tree_of,
+)
 from .problems import Problem, did_you_mean
 from .schema import Parameter, Quantity
 from .units import Dims, Unit, describe_dims, parse_unit
+
+if TYPE_CHECKING:
+    import sympy
 
 MAX_DEGREE = 2
 # Quantities are expanded over the parameters; a chain like q2 = q1 * (q1 + 1), q3 = q2 * (q2 + 1)
@@ -57,7 +74,15 @@ class ParameterInfo:
     base_value: float  # in base units
     path: str
     line: int
-    symbol: sympy.Symbol
+
+    @property
+    def symbol(self) -> sympy.Symbol:
+        import sympy
+
+        return sympy.Symbol(self.parameter.id)
+
+
+Compiled = tuple[Callable[..., float], list[str]]  # a float function, and the parameter names it takes
 
 
 @dataclass
@@ -66,23 +91,33 @@ class Condition:
 
     text: str
     quantity: str
-    left: sympy.Expr
+    left_tree: Node | None  # the left side expanded over the parameters, base units (None: see `left`)
     op: str
-    right: sympy.Expr
-    left_node: Node
+    right_tree: Node | None
+    left_text: str  # the left side as written, for the message
     unit: Unit | None  # unit to show the left side in, when it is a single quantity
-    _compiled: tuple[Any, Any] | None = field(default=None, compare=False, repr=False)
+    # sympy's expansions, for the site's calculator; None when the model was rebuilt from a form
+    left: Any = field(default=None, compare=False, repr=False)
+    right: Any = field(default=None, compare=False, repr=False)
+    _compiled: tuple[Compiled, Compiled] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def names(self) -> set[str]:
+        """The parameters the condition reads."""
+        return {name for tree, expression in ((self.left_tree, self.left), (self.right_tree, self.right))
+                for name in (parameters_read(tree) if tree is not None
+                             else [s.name for s in expression.free_symbols])}
 
     def check(self, values: dict[str, float]) -> None:
         """Raise ExprError naming the condition and the offending value when it does not hold."""
         if self._compiled is None:
-            self._compiled = (compile_expression(self.left), compile_expression(self.right))
+            self._compiled = (_compile(self.left_tree, self.left), _compile(self.right_tree, self.right))
         left, right = evaluate(self._compiled[0], values), evaluate(self._compiled[1], values)
         holds = {">": left > right, ">=": left >= right, "<": left < right, "<=": left <= right}[self.op]
         if not holds:
             shown = f"{self.unit.from_base(left):.4g} {self.unit}" if self.unit else f"{left:.4g}"
             raise ExprError(f"{self.quantity} is defined only while {self.text}, but "
-                            f"{render(self.left_node)} = {shown}")
+                            f"{self.left_text} = {shown}")
 
 
 @dataclass
@@ -90,12 +125,20 @@ class QuantityInfo:
     quantity: Quantity
     unit: Unit
     dims: Dims
-    expr: sympy.Expr  # over parameter symbols, base units
+    tree: Node | None  # the expansion over parameter names, base units; None when it has no tree (then `expr`)
     definition: str  # as written: "node_cost_per_hour / tokens_per_hour" or "batch where margin_per_mtok = 0"
     conditions: list[Condition]
     path: str
     line: int
     uses: list[str] = field(default_factory=list)  # names the definition reads directly
+    expr: Any = None  # sympy's expansion (None when the model was rebuilt from a form): the model's views use it
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters the expansion reads, sorted."""
+        if self.tree is not None:
+            return parameters_read(self.tree)
+        return sorted(s.name for s in self.expr.free_symbols)
 
 
 @dataclass
@@ -105,7 +148,8 @@ class Model:
     problems: list[Problem]
     fingerprint: str
     tables: list[Any] = field(default_factory=list)
-    _functions: dict[str, tuple[Callable[..., float], list[str]]] = field(default_factory=dict)
+    form: str | None = None  # the compiled quantities as the store keeps them (model_form.py)
+    _functions: dict[str, Compiled] = field(default_factory=dict)
     _base: dict[str, float] | None = None
 
     def names(self) -> list[str]:
@@ -120,11 +164,6 @@ class Model:
         if name in self.parameters:
             return self.parameters[name].unit
         return self.quantities[name].unit
-
-    def expression(self, name: str) -> sympy.Expr:
-        if name in self.parameters:
-            return self.parameters[name].symbol
-        return self.quantities[name].expr
 
     def base_values(self, overrides: dict[str, float] | None = None) -> dict[str, float]:
         """Parameter values in base units, with overrides given in each parameter's own unit."""
@@ -148,21 +187,38 @@ class Model:
         info = self.quantities[name]
         for condition in info.conditions:
             condition.check(values)
-        return info.unit.from_base(evaluate(self.function(name, info.expr), values))
+        return info.unit.from_base(evaluate(self.function(name), values))
 
-    def function(self, key: str, expression: sympy.Expr) -> tuple[Callable[..., float], list[str]]:
-        """Compile `expression` once (by key) into a float function of its parameter names."""
-        if key not in self._functions:
-            self._functions[key] = compile_expression(expression)
-        return self._functions[key]
+    def function(self, name: str) -> Compiled:
+        """Quantity `name` compiled once into a float function of the parameters it reads."""
+        if name not in self._functions:
+            info = self.quantities[name]
+            self._functions[name] = _compile(info.tree, info.expr)
+        return self._functions[name]
 
 
-def compile_expression(expression: sympy.Expr) -> tuple[Callable[..., float], list[str]]:
-    """A plain-float function of the expression's free symbols, and their names in order.
+def _compile(tree: Node | None, expression: Any) -> Compiled:
+    return compile_tree(tree) if tree is not None else compile_expression(expression)
+
+
+def compile_tree(tree: Node) -> Compiled:
+    """A float function of the parameters the tree reads (sorted), and their names: numeric.py's
+    closures, so checks and the model compute the same way whether sympy was imported or not."""
+    names = parameters_read(tree)
+    position = {name: i for i, name in enumerate(names)}
+    function = numeric.compile_node(tree, lambda ref: numeric.slot(position[ref.name]))
+    return numeric.as_positional(function), names
+
+
+def compile_expression(expression: sympy.Expr) -> Compiled:
+    """A plain-float function of the expression's free symbols, and their names in order (for an
+    expansion claimdesk's tree has no node for).
 
     lambdify is given a sympy object built by expr.to_sympy, never text, and dummify=True keeps
     symbol names out of the generated code.
     """
+    import sympy
+
     symbols = sorted(expression.free_symbols, key=lambda s: s.name)
     function = sympy.lambdify(symbols, expression, modules="math", dummify=True)
     return function, [s.name for s in symbols]
@@ -188,32 +244,51 @@ def call(function: Callable[..., float], arguments: list[float]) -> float:
     return result
 
 
-def build_model(desk: Desk) -> Model:
-    """Compile every model file of the desk into one namespace of parameters and quantities."""
+def model_fingerprint(desk: Desk) -> str:
+    """Changes with any model file's content: the key of the model's compiled form."""
+    digest = hashlib.blake2b(digest_size=8)
+    for record in desk.models:
+        digest.update(record.content_hash.encode())
+    return digest.hexdigest()
+
+
+def build_model(desk: Desk, form: str | None = None) -> Model:
+    """Compile every model file of the desk into one namespace of parameters and quantities.
+
+    `form`: the compiled form (model_form.py) a previous build of the same model files left
+    (`Model.form`); the quantities are then read from it and sympy is not imported. A form that
+    does not read back is ignored."""
     problems: list[Problem] = []
     parameters: dict[str, ParameterInfo] = {}
     definitions: dict[str, tuple[Quantity, str, int, str]] = {}
     tables: list[Any] = []
-    digest = hashlib.blake2b(digest_size=8)
     for record in desk.models:
-        digest.update(record.content_hash.encode())
         if record.model is None:
             continue
         tables += [(record, i, t) for i, t in enumerate(record.model.tables)]
         for parameter, line, _ in record.parameter_lines():
             unit = parse_unit(parameter.unit)
             parameters[parameter.id] = ParameterInfo(parameter, unit, unit.to_base(parameter.value.number),
-                                                     record.path, line, sympy.Symbol(parameter.id))
+                                                     record.path, line)
         for quantity, line, where in record.quantity_lines():
             definitions[quantity.id] = (quantity, record.path, line, where)
-    compiler = _Compiler(parameters, definitions, problems)
-    for name in _dependencies_first(definitions):  # so compiling never recurses more than a step
-        compiler.compile(name)
-    quantities = {}
-    for name in definitions:
-        info = compiler.compile(name)
-        if info is not None:
-            quantities[name] = info
+    quantities: dict[str, QuantityInfo] | None = None
+    if form is not None:
+        try:
+            quantities, problems = quantities_from_form(form, definitions, Condition, QuantityInfo)
+        except FormError:
+            quantities, problems = None, []
+    if quantities is None:
+        compiler = _Compiler(parameters, definitions, problems)
+        for name in _dependencies_first(definitions):  # so compiling never recurses more than a step
+            compiler.compile(name)
+        quantities = {}
+        for name in definitions:
+            info = compiler.compile(name)
+            if info is not None:
+                quantities[name] = info
+        form = form_of(quantities, problems)
+    problems = list(problems)
     for record, i, table in tables:
         line = record.loaded.line_of(("tables", i))
         if table.vary not in parameters:
@@ -224,7 +299,8 @@ def build_model(desk: Desk) -> Model:
             if name not in known:
                 problems.append(Problem(record.path, line, f"tables[{i}].show",
                                         f"'{name}' is not a parameter or quantity{did_you_mean(name, known)}"))
-    return Model(parameters, quantities, problems, digest.hexdigest(), [(r.path, t) for r, _, t in tables])
+    return Model(parameters, quantities, problems, model_fingerprint(desk), [(r.path, t) for r, _, t in tables],
+                 form=form)
 
 
 def _dependencies_first(definitions: dict[str, tuple[Quantity, str, int, str]]) -> list[str]:
@@ -380,10 +456,14 @@ class _Compiler:
             if len(refs(left_node)) == 1 and refs(left_node)[0].name in self.definitions:
                 shown_unit = parse_unit(self.definitions[refs(left_node)[0].name][0].unit)
             conditions = conditions + [c for c in inherited + more if c not in conditions]
-            conditions.append(Condition(requirement, name, left, op, right, left_node, shown_unit))
-        return QuantityInfo(quantity, unit, dims, expression, definition, conditions, path, line, uses)
+            conditions.append(Condition(requirement, name, _tree_or_none(left), op, _tree_or_none(right),
+                                        render(left_node), shown_unit, left, right))
+        return QuantityInfo(quantity, unit, dims, _tree_or_none(expression), definition, conditions, path, line,
+                            uses, expression)
 
     def solve(self, quantity: Quantity) -> tuple[sympy.Expr, Dims, list[Condition], list[str]]:
+        import sympy
+
         unknown = quantity.solve_for or ""
         if unknown not in self.parameters:
             raise ExprError(f"solve_for must name a parameter; '{unknown}' is not one"
@@ -418,6 +498,16 @@ class _Compiler:
         return solutions[0], self.parameters[unknown].unit.dims, conditions + more, uses
 
 
+def _tree_or_none(expression: sympy.Expr) -> Node | None:
+    """sympy's expansion as claimdesk's tree; None when the tree has no node for a part of it or
+    would nest deeper than numeric.py's closures may (then sympy's own compiled code is used)."""
+    try:
+        tree = tree_of(expression)
+    except Unsupported:
+        return None
+    return tree if tree_depth(tree) <= MAX_TREE_DEPTH else None
+
+
 def _estimate(node: Node, of_name: Callable[[Ref], tuple[float, float]]) -> tuple[float, float]:
     """(parts, degree) of `node` once every name is expanded, at most: what sympy would build. A
     product's degree is the sum of its factors' (a quotient's too: denominators get cleared), a
@@ -443,6 +533,8 @@ def _estimate(node: Node, of_name: Callable[[Ref], tuple[float, float]]) -> tupl
 
 def too_large(expression: sympy.Expr, limit: int = MAX_EXPANDED_NODES) -> bool:
     """Does the expression tree have more than `limit` nodes? Stops counting at the limit."""
+    import sympy
+
     for count, _ in enumerate(sympy.preorder_traversal(expression)):
         if count >= limit:
             return True
@@ -452,6 +544,8 @@ def too_large(expression: sympy.Expr, limit: int = MAX_EXPANDED_NODES) -> bool:
 def _vanishes(expression: sympy.Expr) -> bool:
     """Is the expression identically zero? Exact for rational functions (cancel puts them in a
     canonical form); anything with radicals is left to sympy.simplify."""
+    import sympy
+
     reduced = sympy.cancel(sympy.together(expression))
     if reduced == 0:
         return True
@@ -467,15 +561,14 @@ def _is_zero(node: Node) -> bool:
 def sensitivity(model: Model, quantity: str, parameter: str) -> float | None:
     """d log q / d log p at the model's values: the % change in q for a 1% change in p."""
     info = model.quantities[quantity]
-    symbol = model.parameters[parameter].symbol
-    if symbol not in info.expr.free_symbols:
+    if parameter not in info.names:
         return 0.0
     # A central difference of the compiled quantity, not sympy.diff: the symbolic derivative of
     # quantities built from quantities grows with every level (and then has to be compiled), so
     # it took minutes where this takes two evaluations. Smooth quantities agree to ~1e-9.
     values = model.base_values()
     base = values[parameter]
-    compiled = model.function(quantity, info.expr)
+    compiled = model.function(quantity)
     try:
         at = evaluate(compiled, values)
         up = evaluate(compiled, {**values, parameter: base * (1 + SENSITIVITY_STEP)})

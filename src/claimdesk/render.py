@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from .explain import Explanation, Input
 from .expr import ExprError
 from .model import Model, sensitivity
-from .results import SEVERITY, Result, Tally
+from .results import SEVERITY, Listed, Result, Tally
 from .schema import STATUSES
 from .values import figure_text
 
@@ -44,7 +45,7 @@ def _is_terminal() -> bool:
 RICH_TABLE_MAX_ROWS = 500  # beyond this a terminal gets plain lines: a boxed table of a big desk helps nobody
 
 
-def results_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
+def results_table(tally: Tally, results: Sequence[Listed], with_summary: bool = True) -> str:
     """Most severe first, then in desk order, so the findings lead and `ok` trails; the summary
     last unless `with_summary` is False (`claimdesk check` prints it on stderr)."""
     results = sorted(results, key=lambda r: (SEVERITY[r.status], r.path, r.line))
@@ -60,7 +61,7 @@ def results_table(tally: Tally, results: list[Result], with_summary: bool = True
     return "\n".join(lines)
 
 
-def _rich_table(tally: Tally, results: list[Result], with_summary: bool = True) -> str:
+def _rich_table(tally: Tally, results: Sequence[Listed], with_summary: bool = True) -> str:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -165,8 +166,7 @@ def model_text(model: Model) -> str:
             lines.append("  " + "  ".join(f"{c:>24}" for c in row))
     lines.append("")
     lines.append("sensitivity, d log(quantity) / d log(parameter), at the model's values:")
-    used = [p for p in model.parameters if any(model.parameters[p].symbol in q.expr.free_symbols
-                                                for q in model.quantities.values())]
+    used = [p for p in model.parameters if any(p in q.names for q in model.quantities.values())]
     lines.append("  " + f"{'':<24}" + "".join(f"{p[:14]:>15}" for p in used))
     for name in model.quantities:
         cells = []

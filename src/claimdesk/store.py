@@ -87,7 +87,7 @@ from .page_cache import (
     _suspects,
 )
 from .problems import DeskError, Problem, did_you_mean
-from .results import CheckRun, Result, Tally
+from .results import CheckRun, Result, Shown, Tally
 from .schema import STATUSES, DeskSettings
 from .store_files import (
     _file_problem,
@@ -683,6 +683,18 @@ class Store:
         self._release()
         return run_id, sum(tally.values()), merged
 
+    def model_form(self, key: str) -> str | None:
+        """The compiled model form kept under `key` (model fingerprint and code), if any."""
+        rows = self._connect().execute("SELECT form FROM model_forms WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def keep_model_form(self, key: str, form: str) -> None:
+        """Keep one model's compiled form, in place of the one kept before."""
+        self._require_write()
+        with self._transaction() as con:
+            con.execute("DELETE FROM model_forms")
+            con.execute("INSERT INTO model_forms VALUES (?, ?)", [key, form])
+
     def run_base(self) -> dict[str, Any] | None:
         """What the latest run depended on, when it was recorded with its problems (record_run)."""
         con = self._connect()
@@ -750,6 +762,20 @@ class Store:
         with _collector_paused():
             results = [Result(*row) for row in zip(*columns)]
         return CheckRun(today, results, fingerprint or "")
+
+    def shown_results(self, run_id: int, statuses: Iterable[str]) -> list[Shown]:
+        """The part of a recorded run's results a text listing shows, for `statuses`, in no order
+        (the listing sorts them). Lists are read only where they are not empty: converting DuckDB
+        lists to Python is most of the cost of reading results back."""
+        rows = self._connect().execute(f"""
+            SELECT claim_id, path, line, status, reason, CASE WHEN len(also) > 0 THEN also END,
+                   CASE WHEN len(acknowledged) > 0 THEN acknowledged END
+            FROM result_versions
+            WHERE first_run <= $run AND coalesce(last_run, {_OPEN}) >= $run AND status IN (SELECT unnest($wanted))""",
+                                       {"run": run_id, "wanted": list(statuses)}).fetchall()
+        with _collector_paused():
+            return [Shown(i, p, line, status, reason, tuple(also) if also else (), tuple(ack) if ack else ())
+                    for i, p, line, status, reason, also, ack in rows]
 
     # -- reading --------------------------------------------------------------------------
     def query(self, sql: str, max_rows: int | None = None) -> QueryResult:

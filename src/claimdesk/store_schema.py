@@ -83,6 +83,9 @@ TABLES: dict[str, Columns] = {
     "problems": (("path", VARCHAR), ("line", INTEGER), ("field", VARCHAR), ("message", VARCHAR),
                  ("severity", VARCHAR), ("owner_kind", VARCHAR), ("owner", VARCHAR)),
     "page_cache": (("path", VARCHAR), ("content_hash", VARCHAR), ("record", BLOB)),
+    # The model's compiled quantities (model_form.py), so that a run whose model files and code did
+    # not change needs no sympy: one row, keyed by the model's fingerprint and claimdesk's code.
+    "model_forms": (("key", VARCHAR), ("form", VARCHAR)),
     # What each run's results depended on (dependencies.py; schema 3): the run's settings, sources,
     # model files and code, and every claim's, parameter's and quantity's own fields, stored as
     # versions like result_versions, so that a report can say why a result changed between two runs.
@@ -101,7 +104,7 @@ RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
     "depends_on", "check_expr", "kind", "acknowledged", "verdict", "outcome", "resolved_by"))
 HISTORY_TABLES = ("runs", "result_versions", "run_context", "input_versions", "reports")  # carried across a rebuild; everything else is re-read from the desk
-INTERNAL_TABLES = ("store_meta", "page_cache")  # not exported
+INTERNAL_TABLES = ("store_meta", "page_cache", "model_forms")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
 DATA_TABLES = ("sources", "models", "parameters", "parameter_sources", "quantities")
 _OPEN = 2147483647  # last_run of a version that is the latest run's, for range joins

@@ -327,8 +327,7 @@ def model_page(data: SiteData, links: Links) -> str:
 
 def _sensitivities(data: SiteData) -> str:
     model = data.model
-    used = [p for p in model.parameters if any(model.parameters[p].symbol in q.expr.free_symbols
-                                                for q in model.quantities.values())]
+    used = [p for p in model.parameters if any(p in q.names for q in model.quantities.values())]
     head = "".join(f"<th><code>{esc(p)}</code></th>" for p in used)
     rows = []
     for name in model.quantities:
