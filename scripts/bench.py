@@ -174,6 +174,9 @@ def timed(argv: list[str], cwd: Path, cores: int | None, terminal: bool = False)
     if cores:
         argv = ["taskset", "-c", f"0-{cores - 1}", *argv]
     env = dict(os.environ, COLUMNS="120", LINES="40", NO_MKDOCS_2_WARNING="1")
+    # As a user's machine runs it: Python keeps compiled modules (the first command writes them),
+    # so no command pays for compiling claimdesk's source on every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     master = None
     if terminal:
         master, slave = pty.openpty()
@@ -329,11 +332,17 @@ def table(results: dict[int, list[Step]]) -> str:
                              f" (rounds: {', '.join(f'{r:.2f}' for r in ratios)})")
     if len(results) > 1:
         lines.append("")
-        lines.append("cost per claim, largest / smallest across sizes (linear = 1.0):")
+        lines.append("cost per claim across sizes: whole command / claims, largest over smallest (start-up "
+                     "weighs on small desks), and the marginal cost between consecutive sizes, (t2 - t1) / "
+                     "(n2 - n1), in us per claim (flat = linear):")
         sizes = sorted(results)
         for index, step in enumerate(results[sizes[0]]):
-            per = [results[n][index].median("seconds") / n for n in sizes]
-            lines.append(f"  {step.name:17} {max(per) / min(per):.2f}x")
+            times = [results[n][index].median("seconds") for n in sizes]
+            per = [t / n for t, n in zip(times, sizes)]
+            marginal = [(t2 - t1) / (n2 - n1) * 1e6 for t1, t2, n1, n2 in zip(times, times[1:], sizes, sizes[1:])]
+            shown = ", ".join(f"{m:.1f}" for m in marginal)
+            spread = f"{max(marginal) / min(marginal):.2f}x" if min(marginal) > 0 else "n/a"
+            lines.append(f"  {step.name:17} {max(per) / min(per):6.2f}x   marginal {shown} ({spread})")
     return "\n".join(lines)
 
 
@@ -356,7 +365,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{f', every process pinned to {args.cores}' if args.cores else ''}; {args.runs} runs per step")
         for shapes in args.shapes:
             shapes = None if shapes in (None, "calibrated") else shapes
-            results = {n: bench_size(n, args.runs, args.cores, args.site, shapes, work) for n in args.claims}
+            results = {}
+            for n in args.claims:  # each size's rows as soon as they are measured: the largest take long
+                results[n] = bench_size(n, args.runs, args.cores, args.site, shapes, work)
+                print(table({n: results[n]}) + "\n", flush=True)
             largest = work / f"desk-{max(args.claims)}-{shapes or 'calibrated'}"
             print(f"\ndesk profile (check shapes: {shapes or 'calibrated'}): bundled desk | generated {max(args.claims)}")
             bundled, generated = realistic.desk_profile(REPO), realistic.desk_profile(largest)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from html import unescape
 from pathlib import Path
 
 import pytest
 
 from claimdesk.site.refs import find_references, replace_references
+from claimdesk.store import Store
 
 from .conftest import write_desk
 from .site_helpers import article, claimdesk, copy_bundled_desk, mkdocs_build, run
@@ -291,3 +293,14 @@ def test_the_nightly_reports_are_on_the_site(tmp_path: Path) -> None:
     assert archive.count("-run-") >= 2 and (site / "desk" / "reports" / "2026-11-30-run-1" / "index.html").exists()
     home = (site / "index.html").read_text(encoding="utf-8")
     assert 'href="desk/report/"' in home and "the latest nightly desk report" in home
+    # The charts are the ones the nightly drew and kept in the store, byte for byte; the build did not draw them.
+    written = {c.name: c.read_bytes() for c in (desk / "report" / "charts").glob("*.svg")}
+    assert {c.name: c.read_bytes() for c in charts} == written
+    with Store.open(desk / "data" / "claimdesk.duckdb") as store:
+        kept = {file: bytes(svg) for file, svg in store.select("SELECT file, svg FROM report_charts WHERE run_id = 2")}
+    assert {Path(name).name: svg for name, svg in kept.items()} == written
+    probe = run([sys.executable, "-c", "import sys; from mkdocs.__main__ import cli\n"
+                 "try:\n    cli(['build', '--quiet', '--site-dir', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+                 "print('matplotlib' in sys.modules)", str(tmp_path / "site2")], desk, {"CLAIMDESK_SITE_CHECK": "false"})
+    assert probe.stdout.strip().endswith("False"), probe.stdout + probe.stderr
+    assert (tmp_path / "site2" / "desk" / "charts" / "status-history.svg").read_bytes() == written["status-history.svg"]

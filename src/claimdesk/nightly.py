@@ -78,6 +78,8 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
                      [run_id, report.previous_run_id, created.replace(tzinfo=None), FORMAT_VERSION, report.exit_code,
                       report.model_dump_json(), markdown(report, charts=False)])
         kept["report"] = report
+        step("drawing the charts")
+        kept["charts"] = _keep_charts(store, run_id, report)
         kept["archive"] = [_Archived(r, d, e, counts_line(dict(zip(STATUSES, counts))))
                            for r, d, e, *counts in store.select(f"""
                                SELECT p.run_id, r.today, p.exit_code, {', '.join('r.' + s for s in STATUSES)}
@@ -89,13 +91,14 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
     assert isinstance(report, Report)
     result = NightlyOutcome(report, outcome.store or "", target, incremental=outcome.incremental,
                             problems=outcome.problems)
-    step("drawing the charts")
-    from .charts import chart_keys, render_charts
+    from .charts import chart_keys
 
     keys = chart_keys(report)
     drawn_before = _chart_keys_read(target)
     unchanged = {name for name, key in keys.items() if drawn_before.get(name) == key and (target / name).exists()}
-    charts = render_charts(report, set(keys) - unchanged)
+    every_chart = kept["charts"]
+    assert isinstance(every_chart, dict)
+    charts = {name: svg for name, svg in every_chart.items() if name not in unchanged}
     step("writing the report's files")
     archive = kept["archive"]
     assert isinstance(archive, list)
@@ -106,6 +109,22 @@ def run_nightly(path: Path | str | None = None, store_file: Path | str | None = 
         raise DeskError(f"run {report.run_id} and its report are recorded in the store, but the report's files "
                         f"could not be written into {target}: {exc.strerror or exc}") from None
     return result
+
+
+def _keep_charts(store: Store, run_id: int, report: Report) -> dict[str, bytes]:
+    """Every chart of the report, drawn only when the store holds none drawn from the same data
+    (`chart_keys`), and kept in the store with the report (the site shows these, undrawn)."""
+    from .charts import chart_keys, render_charts
+
+    keys = chart_keys(report)
+    kept = {key: bytes(svg) for key, svg in store.select("SELECT chart_key, svg FROM report_charts")}
+    drawn = render_charts(report, {name for name, key in keys.items() if key not in kept})
+    charts = {name: drawn[name] if name in drawn else kept[key] for name, key in keys.items()
+              if name in drawn or key in kept}
+    store.select("DELETE FROM report_charts")
+    for name, svg in charts.items():
+        store.select("INSERT INTO report_charts VALUES (?, ?, ?, ?)", [run_id, name, keys[name], svg])
+    return charts
 
 
 def _writable(folder: Path) -> None:

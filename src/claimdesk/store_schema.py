@@ -97,14 +97,17 @@ TABLES: dict[str, Columns] = {
     # The nightly reports (report.py), one per report, kept for good: `claimdesk query` and the site read them.
     "reports": (("run_id", INTEGER), ("previous_run_id", INTEGER), ("created", TIMESTAMP), ("format_version", INTEGER),
                 ("exit_code", INTEGER), ("report", VARCHAR), ("markdown", VARCHAR)),
+    # The charts of the latest report (charts.py), as drawn with it: the site shows them without
+    # drawing them again, and a chart whose data did not change (`chart_key`) is never drawn twice.
+    "report_charts": (("run_id", INTEGER), ("file", VARCHAR), ("chart_key", VARCHAR), ("svg", BLOB)),
 }
 RESULT_DATA: Columns = TABLES["result_versions"][2:]  # a result's own columns, as the `results` view has them
 # What record_run receives from a CheckRun, before the copy of each claim is joined on.
 RESULT_COLUMNS: Columns = tuple(column for column in RESULT_DATA if column[0] in (
     "claim_id", "path", "line", "status", "reason", "also", "stated", "recomputed", "unit", "relative_error",
     "depends_on", "check_expr", "kind", "acknowledged", "verdict", "outcome", "resolved_by"))
-HISTORY_TABLES = ("runs", "result_versions", "run_context", "input_versions", "reports")  # carried across a rebuild; everything else is re-read from the desk
-INTERNAL_TABLES = ("store_meta", "page_cache", "model_forms")  # not exported
+HISTORY_TABLES = ("runs", "result_versions", "run_context", "input_versions", "reports", "report_charts")  # carried across a rebuild; everything else is re-read from the desk
+INTERNAL_TABLES = ("store_meta", "page_cache", "model_forms", "report_charts")  # not exported
 PAGE_TABLES = ("pages", "claims", "claim_sources", "page_cache")  # rows keyed by a page's path
 DATA_TABLES = ("sources", "models", "parameters", "parameter_sources", "quantities")
 _OPEN = 2147483647  # last_run of a version that is the latest run's, for range joins

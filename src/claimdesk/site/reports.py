@@ -9,8 +9,9 @@ the navigation entry always has a page behind it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..store import Store
 
@@ -36,6 +37,7 @@ class StoredReport:
     counts: str
     report_json: str
     markdown: str  # the archived copy, without charts
+    charts: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # the latest's: file -> (chart key, SVG)
 
 
 def read_reports(store: Store) -> list[StoredReport]:
@@ -53,6 +55,9 @@ def read_reports(store: Store) -> list[StoredReport]:
         counts, report_json, markdown = rest[:len(STATUSES)], rest[-2], rest[-1]
         reports.append(StoredReport(run_id, today, exit_code, counts_line(dict(zip(STATUSES, counts))),
                                     report_json or "", markdown or ""))
+    if reports:
+        reports[0] = dataclasses.replace(reports[0], charts={name: (key, bytes(svg)) for name, key, svg in store.select(
+            "SELECT file, chart_key, svg FROM report_charts WHERE run_id = ?", [reports[0].run_id])})
     return reports
 
 
@@ -85,11 +90,16 @@ def report_pages(reports: list[StoredReport]) -> dict[str, str]:
 
 
 def report_assets(reports: list[StoredReport]) -> dict[str, bytes]:
-    """Site path -> bytes of the latest report's charts (deterministic SVG)."""
+    """Site path -> bytes of the latest report's charts (deterministic SVG): as the nightly kept
+    them in the store, and drawn here only when it did not (a report from an older claimdesk)."""
     if not reports:
         return {}
-    from ..charts import render_charts
+    from ..charts import chart_keys, render_charts
     from ..report_schema import Report
 
     latest = Report.model_validate_json(reports[0].report_json)
-    return {f"{CHARTS_FOLDER}/{name}": content for name, content in render_charts(latest).items()}
+    keys = chart_keys(latest)
+    stored = reports[0].charts
+    charts = {name: stored[name][1] for name, key in keys.items() if name in stored and stored[name][0] == key}
+    charts.update(render_charts(latest, set(keys) - set(charts)))
+    return {f"{CHARTS_FOLDER}/{name}": content for name, content in charts.items()}
