@@ -170,3 +170,23 @@ def test_an_incremental_check_does_not_import_sympy(tmp_path: Path) -> None:
 
 def test_the_bundled_model_has_a_form() -> None:
     assert build_model(load_desk(REPO)).form is not None
+
+
+def test_an_expansion_without_a_tree_is_computed_by_sympy(desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A quantity whose expansion has a part claimdesk's tree lacks keeps sympy's compiled code, and
+    the model is then not kept as a form (every run compiles it)."""
+    import claimdesk.model as model_module
+
+    real = model_module.tree_of
+
+    def no_sqrt(expression):
+        if expression.has(sympy.sqrt(sympy.Symbol("z"))):
+            raise Unsupported("sqrt, for this test")
+        return real(expression)
+
+    monkeypatch.setattr(model_module, "tree_of", no_sqrt)
+    model = build_model(desk)
+    assert model.quantities["solved"].tree is None and model.form is None
+    assert model.quantities["per_tok"].tree is not None
+    assert model.evaluate("solved") == pytest.approx(2 ** 0.5)
+    assert model.quantities["solved"].names == ["z"]
