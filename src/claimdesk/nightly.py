@@ -4,7 +4,8 @@
 
 1. job.check_and_record ingests and checks the desk (incrementally when it can: the results are
    those of a full run) and records the run with its dependencies; in the same transaction the
-   report is built from the store (report.py) and kept in the `reports` table. A nightly killed
+   report is built from the store (report.py) and kept in the `reports` table, with its charts in
+   `report_charts` (a chart is drawn only when no chart from the same data is kept). A nightly killed
    before that commit leaves the store as it was; a second nightly meanwhile is refused by the
    store's write lock ("in use").
 2. Then the files are written into the report folder (default `report/` beside kb/), each to a
