@@ -66,6 +66,15 @@ def _more(total: int, shown: int) -> list[str]:
     return ["", f"… and {total - shown} more (see latest.json)."] if total > shown else []
 
 
+def _listing(columns: list[str], rows: list[str], total: int | None = None) -> list[str]:
+    """A section's table (left-aligned columns), "None." when it has no rows, and with `total` the
+    line saying how many more the JSON holds."""
+    if not rows:
+        return ["None."]
+    header = ["|" + "|".join(f" {c} " if c else " " for c in columns) + "|", "|" + "---|" * len(columns)]
+    return header + rows + (_more(total, len(rows)) if total is not None else [])
+
+
 # -- Markdown --------------------------------------------------------------------------------
 def markdown(report: Report, charts: bool = True) -> str:
     """The whole report as a Markdown page. `charts`: include the chart images (the latest report's
@@ -85,53 +94,32 @@ def markdown(report: Report, charts: bool = True) -> str:
     out += _changes_md("Newly fixed", report.newly_fixed, report, "newly_fixed")
     out += _changes_md("Other changes", report.other_changes, report, "other_changes")
 
-    out += [f"## Still failing ({report.still_failing.total})", ""]
-    if report.still_failing.items:
-        out += ["| claim | where | status | since | reason |", "|---|---|---|---|---|"]
-        out += [f"| {md(f.claim_id)} | {md(_where(f.path, f.line))} | {f.status} | run {f.since_run} ({f.since_day}) | "
-                f"{md(f.reason)} |" for f in report.still_failing.items[:MARKDOWN_ROWS]]
-        out += _more(report.still_failing.total, min(MARKDOWN_ROWS, len(report.still_failing.items)))
-    else:
-        out.append("None.")
+    still, stale, soon = report.still_failing, report.stale, report.going_stale
+    out += [f"## Still failing ({still.total})", ""]
+    out += _listing(["claim", "where", "status", "since", "reason"], [
+        f"| {md(f.claim_id)} | {md(_where(f.path, f.line))} | {f.status} | run {f.since_run} ({f.since_day}) | "
+        f"{md(f.reason)} |" for f in still.items[:MARKDOWN_ROWS]], still.total)
     out += ["", f"## Flip-flops ({report.flip_flops.total})", "",
             "Claims whose status changed at least twice over the last ten runs.", ""]
-    if report.flip_flops.items:
-        out += ["| claim | where | statuses, oldest first |", "|---|---|---|"]
-        out += [f"| {md(f.claim_id)} | {md(f.path)} | {' → '.join(f.statuses)} |"
-                for f in report.flip_flops.items[:MARKDOWN_ROWS]]
-    else:
-        out.append("None.")
-    out += ["", f"## Stale ({report.stale.total}), oldest first", ""]
-    if report.stale.items:
-        out += ["| claim | where | as_of | stale since | why |", "|---|---|---|---|---|"]
-        out += [f"| {md(s.claim_id)} | {md(_where(s.path, s.line))} | {md(s.as_of or '')} | {s.stale_since or ''} | "
-                f"{md(s.reason)} |" for s in report.stale.items[:MARKDOWN_ROWS]]
-        out += _more(report.stale.total, min(MARKDOWN_ROWS, len(report.stale.items)))
-    else:
-        out.append("None.")
-    out += ["", f"## Going stale within 30 days ({report.going_stale.total})", ""]
-    if report.going_stale.items:
-        out += ["| claim | where | stale on | why |", "|---|---|---|---|"]
-        out += [f"| {md(g.claim_id)} | {md(_where(g.path, g.line))} | {g.stale_on} | {md(g.why)} |"
-                for g in report.going_stale.items[:MARKDOWN_ROWS]]
-        out += _more(report.going_stale.total, min(MARKDOWN_ROWS, len(report.going_stale.items)))
-    else:
-        out.append("None.")
+    out += _listing(["claim", "where", "statuses, oldest first"], [
+        f"| {md(f.claim_id)} | {md(f.path)} | {' → '.join(f.statuses)} |" for f in report.flip_flops.items[:MARKDOWN_ROWS]])
+    out += ["", f"## Stale ({stale.total}), oldest first", ""]
+    out += _listing(["claim", "where", "as_of", "stale since", "why"], [
+        f"| {md(s.claim_id)} | {md(_where(s.path, s.line))} | {md(s.as_of or '')} | {s.stale_since or ''} | "
+        f"{md(s.reason)} |" for s in stale.items[:MARKDOWN_ROWS]], stale.total)
+    out += ["", f"## Going stale within 30 days ({soon.total})", ""]
+    out += _listing(["claim", "where", "stale on", "why"], [
+        f"| {md(g.claim_id)} | {md(_where(g.path, g.line))} | {g.stale_on} | {md(g.why)} |"
+        for g in soon.items[:MARKDOWN_ROWS]], soon.total)
     out += ["", f"## Forecasts due ({sum(1 for f in report.forecasts.items if f.due)} due, "
                 f"{sum(1 for f in report.forecasts.items if not f.due)} within 30 days)", ""]
-    if report.forecasts.items:
-        out += ["| claim | where | resolves | |", "|---|---|---|---|"]
-        out += [f"| {md(f.claim_id)} | {md(_where(f.path, f.line))} | {f.resolves} | {'due' if f.due else 'soon'} |"
-                for f in report.forecasts.items[:MARKDOWN_ROWS]]
-    else:
-        out.append("None.")
+    out += _listing(["claim", "where", "resolves", ""], [
+        f"| {md(f.claim_id)} | {md(_where(f.path, f.line))} | {f.resolves} | {'due' if f.due else 'soon'} |"
+        for f in report.forecasts.items[:MARKDOWN_ROWS]])
     out += ["", f"## Conflicts between pages ({report.conflicts.total})", ""]
-    if report.conflicts.items:
-        out += ["| claim | where | disagrees with |", "|---|---|---|"]
-        out += [f"| {md(c.claim_id)} | {md(_where(c.path, c.line))} | {md(c.reason)} |"
-                for c in report.conflicts.items[:MARKDOWN_ROWS]]
-    else:
-        out.append("None.")
+    out += _listing(["claim", "where", "disagrees with"], [
+        f"| {md(c.claim_id)} | {md(_where(c.path, c.line))} | {md(c.reason)} |"
+        for c in report.conflicts.items[:MARKDOWN_ROWS]])
     out += ["", "## Bull vs bear by page", ""]
     if report.stances:
         out += ["| page | bull | bear | neutral | balance |", "|---|---:|---:|---:|---:|"]
