@@ -198,23 +198,30 @@ def test_the_prompts_on_a_pseudo_terminal(tmp_path: Path) -> None:
     root = desk(tmp_path)
     answers = [("text", "An H100 rents for about $2 an hour."), ("stance", "neutral"), ("sources", "src_a"),
                ("as_of", "2026-05"), ("value", "~2"), ("unit", "USD/h"), ("metric", "h100.rent"), ("check", "")]
+    code, seen = _converse(root, ["add", "kb/base.md"], answers, "added h100_rents_2_hour to kb/base.md")
+    assert code == 0, seen
+    text = (root / "kb/base.md").read_text(encoding="utf-8")
+    assert "  - id: h100_rents_2_hour\n    text: An H100 rents for about $2 an hour.\n" in text
+    assert "    value: ~2\n    unit: USD/h\n    metric: h100.rent\n" in text
+
+
+def _converse(root: Path, args: list[str], answers: list[tuple[str, str]], last: str) -> tuple[int, str]:
+    """Run `claimdesk ARGS` in `root` on a real pseudo-terminal, answer each prompt as it appears,
+    read until `last`; the exit code and everything the command showed."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real command, its stdin and stdout the pty
         os.chdir(root)
-        os.execv(str(Path(sys.executable).parent / "claimdesk"), ["claimdesk", "add", "kb/base.md"])
+        os.execv(str(Path(sys.executable).parent / "claimdesk"), ["claimdesk", *args])
     seen = ""
     try:
         for prompt, answer in answers:
             seen = _read_until(fd, seen, prompt)
             os.write(fd, answer.encode() + b"\r")
-        seen = _read_until(fd, seen, "added h100_rents_2_hour to kb/base.md")
+        seen = _read_until(fd, seen, last)
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, seen
-    text = (root / "kb/base.md").read_text(encoding="utf-8")
-    assert "  - id: h100_rents_2_hour\n    text: An H100 rents for about $2 an hour.\n" in text
-    assert "    value: ~2\n    unit: USD/h\n    metric: h100.rent\n" in text
+    return os.waitstatus_to_exitcode(status), seen
 
 
 def _read_until(fd: int, seen: str, wanted: str, timeout: float = 60) -> str:
@@ -266,22 +273,11 @@ def test_a_new_page_with_a_claim_builds_in_the_real_site(tmp_path: Path) -> None
 def test_on_a_terminal_a_near_duplicate_is_asked_about_and_no_means_nothing_written(tmp_path: Path) -> None:
     root = desk(tmp_path)
     before = (root / "kb/base.md").read_bytes()
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(root)
-        os.execv(str(Path(sys.executable).parent / "claimdesk"),
-                 ["claimdesk", "add", "kb/base.md", "--text", "The cost of a million tokens falls to about $10.96 "
-                  "with eight concurrent streams.", "--stance", "neutral", "--source", "src_a", "--as-of", "2026"])
-    seen = ""
-    try:
-        for prompt, answer in (("value", ""), ("metric", ""), ("check", ""), ("Write anyway?", "n")):
-            seen = _read_until(fd, seen, prompt)
-            os.write(fd, answer.encode() + b"\r")
-        seen = _read_until(fd, seen, "nothing was written")
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 1, seen
+    code, seen = _converse(root, ["add", "kb/base.md", "--text", "The cost of a million tokens falls to about $10.96 "
+                                  "with eight concurrent streams.", "--stance", "neutral", "--source", "src_a",
+                                  "--as-of", "2026"],
+                           [("value", ""), ("metric", ""), ("check", ""), ("Write anyway?", "n")], "nothing was written")
+    assert code == 1, seen
     assert "near-duplicate" in seen and "batch8_cost" in seen
     assert (root / "kb/base.md").read_bytes() == before
 
@@ -298,19 +294,10 @@ def test_the_new_claims_error_is_shown_even_when_another_claim_has_the_same(tmp_
 
 def test_update_on_a_terminal_offers_the_old_text(tmp_path: Path) -> None:
     root = desk(tmp_path)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(root)
-        os.execv(str(Path(sys.executable).parent / "claimdesk"),
-                 ["claimdesk", "update", "batch8_cost", "--value", "~11", "--as-of", "2026-06", "--id", "batch8_june"])
-    seen = ""
-    try:
-        seen = _read_until(fd, seen, "text of the new claim [With eight concurrent streams")
-        os.write(fd, b"With eight streams a million tokens cost about $11 in June.\r")
-        seen = _read_until(fd, seen, "added batch8_june to kb/costs.md")
-    finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-    assert os.waitstatus_to_exitcode(status) == 0, seen
+    code, seen = _converse(root, ["update", "batch8_cost", "--value", "~11", "--as-of", "2026-06", "--id", "batch8_june"],
+                           [("text of the new claim [With eight concurrent streams",
+                             "With eight streams a million tokens cost about $11 in June.")],
+                           "added batch8_june to kb/costs.md")
+    assert code == 0, seen
     assert "text: With eight streams a million tokens cost about $11 in June." in \
         (root / "kb/costs.md").read_text(encoding="utf-8")
