@@ -167,6 +167,14 @@ def _site_desk(root: Path, files: dict[str, str]) -> Path:
     return write_desk(root, {"mkdocs.yml": config, **files})
 
 
+def test_staging_a_desk_whose_mkdocs_yml_does_not_read_writes_nothing(tmp_path: Path) -> None:
+    desk = _site_desk(tmp_path / "desk", {"mkdocs.yml": "site_name: t\nnav: [a: b\n"})
+    staged = claimdesk(desk, "site", "--stage", str(tmp_path / "stage"))
+    assert staged.returncode == 2 and "Traceback" not in staged.stderr
+    assert "mkdocs.yml:3: not valid YAML (expected ',' or ']'" in staged.stderr
+    assert not (tmp_path / "stage").exists()
+
+
 def test_plugin_without_store_reading_only_fails_cleanly(tmp_path: Path) -> None:
     desk = _site_desk(tmp_path / "desk", {})
     config = (desk / "mkdocs.yml").read_text(encoding="utf-8").replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n")

@@ -85,7 +85,13 @@ def staged_config(config_text: str, site_dir: str = "site") -> str:
     # object is ever built) whose only additions keep a tag MkDocs configs use (`!ENV`,
     # `!!python/name:...`) as inert data, so the staged copy can write it back unchanged; the
     # text was read through kb.read_file, which bounds its size.
-    config = yaml.load(config_text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass, see above
+    try:
+        config = yaml.load(config_text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass, see above
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{CONFIG}:{mark.line + 1}" if mark is not None else CONFIG
+        raise DeskError(f"{where}: not valid YAML ({getattr(exc, 'problem', None) or 'cannot be read'}); "
+                        "mkdocs build would stop on it too") from None
     if not isinstance(config, dict):
         raise DeskError(f"{CONFIG}: not a mapping of settings")
     config["docs_dir"] = "docs"
@@ -143,7 +149,7 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     if raw is None:
         raise DeskError(f"{root / CONFIG}: {problem.message if problem else 'cannot be read'}; the staged folder "
                         "copies the desk's mkdocs.yml settings")
-    config_text = raw.decode("utf-8", errors="replace")
+    config = staged_config(raw.decode("utf-8", errors="replace"))  # before anything is written: it may not read
     data = load_site(root, store_file, check=check)
     if data.errors:
         raise DeskError([*data.errors, Problem("", 0, "", "fix these (claimdesk validate lists them) and stage again")])
@@ -175,5 +181,5 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     assets = renderer.assets()
     for site_path, content in assets.items():
         write_atomic(docs / site_path, content)
-    write_atomic(out / CONFIG, staged_config(config_text).encode())
+    write_atomic(out / CONFIG, config.encode())
     return Staged(out, pages, len(generated), len(assets), data.run.run_id)
