@@ -22,6 +22,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from . import numeric
@@ -133,7 +134,7 @@ class QuantityInfo:
     uses: list[str] = field(default_factory=list)  # names the definition reads directly
     expr: Any = None  # sympy's expansion (None when the model was rebuilt from a form): the model's views use it
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         """The parameters the expansion reads, sorted."""
         if self.tree is not None:
