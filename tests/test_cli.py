@@ -288,8 +288,18 @@ def test_terminal_output_is_a_table_for_a_desk_sized_run_and_lines_beyond(tmp_pa
     from .conftest import write_desk
 
     table = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", str(REPO)], REPO)
-    assert "┃ status" in table and "│ ok" in table and "checked" in table
-    assert "│ unchecked" not in table and "--all shows them" in table  # hidden on a terminal unless --all
+    assert "┃ status" in table and "│ stale" in table and "checked" in table
+    # the whole desk on a terminal: what needs attention; the note counts what it leaves out
+    assert "│ ok" not in table and "│ unchecked" not in table
+    counts = re.search(r"(\d+) ok, (\d+) unchecked;", table)
+    assert counts is not None
+    assert f"not shown on a terminal: {counts[1]} ok, {counts[2]} unchecked (--all shows them)" in table
+    page = run_on_terminal(["check", "--no-store", "--today", "2026-11-22", "kb/token-economics.md"], REPO)
+    assert "│ ok" in page and "│ unchecked" not in page  # a scope shows its ok claims
+    assert "not shown on a terminal: unchecked claims (--all shows them)" in page
+    everything = run_on_terminal(["check", "--no-store", "--all", "--today", "2026-11-22", str(REPO)], REPO)
+    assert "│ ok" in everything and "│ unchecked" in everything
+    assert "not shown on a terminal" not in everything
     many = "\n".join(["---", "title: Many", "claims:"] + [
         f"  - {{id: c{i}, text: t, stance: neutral, sources: [src_a], as_of: 2026-05, value: {i}, unit: x}}"
         for i in range(600)] + ["---", ""])

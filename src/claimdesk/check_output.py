@@ -29,10 +29,14 @@ class CheckReport:
 
 def check_report(outcome: CheckOutcome, pages: Collection[str], metrics: Collection[str], tags: Collection[str],
                  statuses: list[str] | None, failing: list[str] | None, output: str,
-                 show_unchecked: bool) -> CheckReport:
+                 everything: bool) -> CheckReport:
+    """`everything`: list every status (--all, or not a terminal). Otherwise a terminal shows what
+    needs attention: the whole desk without its ok and unchecked claims (at 100k claims those are
+    tens of thousands of lines nobody reads), a scope without its unchecked ones."""
     pages = [page_path(outcome.desk.root, page) for page in pages]
     scope = outcome.scope(pages, metrics, tags)
-    wanted = statuses or [s for s in STATUSES if show_unchecked or s != "unchecked"]
+    hidden = [] if everything or statuses else ["unchecked"] if scope is not None else ["ok", "unchecked"]
+    wanted = statuses or [s for s in STATUSES if s not in hidden]
     # JSON carries every field of a result; a text listing needs only what it shows (quicker to read back)
     listed, tally = (outcome.results(wanted), outcome.tally()) if output == "json" else outcome.listing(wanted)
     results = [r for r in listed if scope is None or r.claim_id in scope]
@@ -44,8 +48,9 @@ def check_report(outcome: CheckOutcome, pages: Collection[str], metrics: Collect
     if scope is not None:
         what = ", ".join([*pages, *(f"metric {m}" for m in metrics), *(f"tag {t}" for t in tags)])
         notes.append(f"shown: {plural(len(results), 'result')} of {what} (the desk was checked whole)")
-    if not statuses and not show_unchecked:
-        notes.append("unchecked claims are hidden on a terminal; --all shows them")
+    if hidden:
+        counted = ", ".join(f"{tally.counts[status]} {status}" for status in hidden)
+        notes.append(f"not shown on a terminal: {counted if scope is None else 'unchecked claims'} (--all shows them)")
     if outcome.run_id is not None:
         how = f"incremental: {outcome.incremental}" if outcome.incremental else "full run"
         notes.append(f"recorded as run {outcome.run_id} in {outcome.store} ({how})")

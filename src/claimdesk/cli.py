@@ -176,8 +176,8 @@ def _statuses(value: str | None) -> list[str] | None:
 @click.option("--tag", "tags", multiple=True, metavar="TAG", help="Show only claims on pages with this tag; repeatable.")
 @click.option("--status", "status_filter", metavar="LIST",
               help="Show only these statuses, comma-separated: error,mismatch,conflict,stale,due,ok,unchecked.")
-@click.option("--all", "show_all", is_flag=True, help="On a terminal, also show unchecked claims (always shown "
-                                                          "when the output is not a terminal).")
+@click.option("--all", "show_all", is_flag=True, help="On a terminal, also show ok and unchecked claims (always "
+                                                          "shown when the output is not a terminal).")
 @click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--fail-on", metavar="LIST", help="Statuses that make the exit code 1 "
                                                 "(default: data/desk.yaml's fail_on, else mismatch,conflict,error).")
@@ -196,8 +196,8 @@ def check(path: Path | None, pages: tuple[str, ...], metrics: tuple[str, ...], t
     allows it, only the claims an edit can affect are checked again, with the same results as a
     full run). PATH may be a page (kb/page.md): like --page, --metric and --tag it narrows what is
     shown and what the exit code looks at, never what is checked. The results go to stdout; format
-    errors, the summary and the run's record go to stderr. On a terminal unchecked claims are
-    hidden unless --all. Exits 1 when there are format errors or a shown claim has a status in
+    errors, the summary and the run's record go to stderr. On a terminal the whole desk's ok and
+    unchecked claims are hidden (a scope's unchecked ones) unless --all. Exits 1 when there are format errors or a shown claim has a status in
     --fail-on, else 0.
 
     Example: claimdesk check kb/token-pricing.md --status mismatch,conflict,stale
