@@ -216,6 +216,8 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _shown_name(name: str) -> str:
     """A name as the desk records it: unchanged when it is plain text, else escaped and marked (see read_file)."""
+    if name.isascii() and name.isprintable():  # nearly every name: no character to look at one by one
+        return name
     if name.isprintable() and not any(0xD800 <= ord(c) <= 0xDFFF for c in name):
         return name
     escaped = "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c for c in name)

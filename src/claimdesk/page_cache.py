@@ -19,17 +19,20 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from . import kb
 from .freshness import Period, Threshold
 from .frontmatter import Loaded
 from .schema import Acknowledgement, Claim, Page
 from .store_schema import CLAIM_FIELDS, PAGE_FIELDS
+from .store_tables import paths_visible
 from .values import Stated, Tolerance
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PARALLEL_MIN_PAGES = 1000  # fewer changed pages than this are parsed in this process: workers take ~1 s to start
 CHUNK_PAGES = 250
@@ -126,29 +129,19 @@ def _known_pages(con: duckdb.DuckDBPyConnection) -> dict[str, _Known]:
                 "FROM pages p LEFT JOIN (SELECT DISTINCT path FROM page_cache) c USING (path)").fetchall()}
 
 
-def _paths_table(con: duckdb.DuckDBPyConnection, name: str, values: Iterable[str]) -> None:
-    con.register(name, pa.table({"path": pa.array(sorted(set(values)), pa.string())}))
-
-
 def _blobs(con: duckdb.DuckDBPyConnection, paths: Iterable[str], with_hash: bool = False) -> dict[str, Any]:
     """Stored copies of some pages: path -> blob, or (content hash, blob) `with_hash`."""
-    _paths_table(con, "wanted", paths)
-    try:
+    with paths_visible(con, "wanted", paths):
         rows = con.execute("SELECT path, content_hash, record FROM page_cache "
                            "WHERE path IN (SELECT path FROM wanted)").fetchall()
-    finally:
-        con.unregister("wanted")
     return {path: (content_hash, blob) if with_hash else blob for path, content_hash, blob in rows}
 
 
 def _claims_of(con: duckdb.DuckDBPyConnection, paths: Iterable[str]) -> list[tuple[str, int, str, str | None]]:
-    _paths_table(con, "wanted", paths)
-    try:
+    with paths_visible(con, "wanted", paths):
         return [tuple(row) for row in con.execute(  # type: ignore[misc]
             "SELECT path, position, claim_id, metric FROM claims WHERE path IN (SELECT path FROM wanted) "
             "ORDER BY path, position").fetchall()]
-    finally:
-        con.unregister("wanted")
 
 
 def _merged(first: list[kb.PageRecord], second: list[kb.PageRecord]) -> list[kb.PageRecord]:

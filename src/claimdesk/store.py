@@ -63,13 +63,12 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from . import __version__, kb
 from .page_cache import (
@@ -81,7 +80,6 @@ from .page_cache import (
     _known_pages,
     _merged,
     _ParseAhead,
-    _paths_table,
     _rebuilt,
     _record_from_blob,
     _suspects,
@@ -104,7 +102,6 @@ from .store_files import (
     _WriteLock,
 )
 from .store_rows import (
-    _arrow,
     _data_fingerprint,
     _insert,
     _naive_utc,
@@ -132,6 +129,7 @@ from .store_schema import (
     _schema_of,
     _set_meta,
 )
+from .store_tables import paths_visible, visible, write_errors
 
 STORAGE_COMPATIBILITY = "v1.0.0"  # files stay readable by every DuckDB CLI since 1.0, not only the newest
 RACY_SECONDS = 2  # a file this close to the previous ingest's start is read even when mtime and size match
@@ -414,7 +412,7 @@ class Store:
                     self._con = None  # DuckDB invalidated the database: nothing is committed, reopen next time
                 raise
             con.commit()
-        except (duckdb.Error, OSError, pa.ArrowException, OverflowError) as exc:
+        except write_errors() as exc:
             self._release_quietly()
             raise DeskError(_write_problem(self.label, exc)) from None
 
@@ -533,8 +531,8 @@ class Store:
                         con.execute(f"DELETE FROM {table}")
                 _write_pages(con, changed, gone, on_disk, cache.worker_tables, cache.from_workers)
                 _insert(con, "UPDATE pages SET mtime = t.mtime, size = t.size FROM incoming t "
-                             "WHERE pages.path = t.path",
-                        _arrow((("path", VARCHAR), ("mtime", TIMESTAMP), ("size", BIGINT)), touched))
+                             "WHERE pages.path = t.path", (("path", VARCHAR), ("mtime", TIMESTAMP), ("size", BIGINT)),
+                        touched)
                 if data_hash != meta.get("data_hash") or rebuild:
                     _write_data(con, desk)
                 _set_meta(con, cache_format=CACHE_FORMAT, data_hash=data_hash, desk_root=str(root),
@@ -664,14 +662,10 @@ class Store:
             con.execute(f"INSERT INTO runs VALUES ({', '.join('?' * len(TABLES['runs']))})",
                         [run_id, started, finished, today, desk_version, model_fingerprint,
                          sum(tally.values()), *(tally.get(s, 0) for s in STATUSES)])
-            con.register("replaced", pa.table({
-                "kind": pa.array([k for k, owners in replaced.items() for _ in owners], pa.string()),
-                "owner": pa.array([o for owners in replaced.values() for o in owners], pa.string())}))
-            try:
+            with visible(con, "replaced", (("kind", VARCHAR), ("owner", VARCHAR)),
+                         [(kind, owner) for kind, owners in replaced.items() for owner in owners]):
                 con.execute("DELETE FROM problems WHERE owner_kind IN ('source', 'data') OR EXISTS (SELECT 1 FROM "
                             "replaced WHERE replaced.kind = problems.owner_kind AND replaced.owner = problems.owner)")
-            finally:
-                con.unregister("replaced")
             _write_problems(con, problems)
             _set_base(con, run_id, base)
             if also is not None:
@@ -713,13 +707,10 @@ class Store:
     def select(self, sql: str, params: Sequence[Any] = (), **lists: Iterable[str]) -> list[tuple[Any, ...]]:
         """Rows of claimdesk's own SQL, with each of `lists` visible as a one-column table (`path`)."""
         con = self._connect()
-        for name, values in lists.items():
-            _paths_table(con, name, values)
-        try:
+        with ExitStack() as tables:
+            for name, values in lists.items():
+                tables.enter_context(paths_visible(con, name, values))
             return con.execute(sql, list(params)).fetchall()
-        finally:
-            for name in lists:
-                con.unregister(name)
 
     def run_tally(self, run_id: int) -> Tally:
         """A recorded run's summary (counts per status, checked coverage) without reading its results."""

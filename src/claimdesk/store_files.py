@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from .problems import DeskError
 from .store_schema import STORE_MARKER, TABLES, VIEWS, _relations
+from .store_tables import conversion_errors
 
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 
@@ -161,7 +161,7 @@ def _reason(exc: BaseException) -> str:
         return "it is a symbolic link, which claimdesk never writes through"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
-    if isinstance(exc, (pa.ArrowException, OverflowError)):
+    if isinstance(exc, conversion_errors()):
         return f"a value does not fit the store's columns ({_printable(_first_line(exc))})"
     return _printable(_first_line(exc))
 

@@ -7,19 +7,17 @@ import hashlib
 import json
 import marshal
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from . import kb
 from .expr import ExprError, parse, refs
-from .page_cache import _EPOCH, _STATED_FIELDS, _collector_paused, _page_content, _paths_table, _stored_fields
+from .page_cache import _EPOCH, _STATED_FIELDS, _collector_paused, _page_content, _stored_fields
 from .problems import Problem
 from .results import Result
 from .schema import given_reference
 from .store_schema import (
-    ARROW_TYPES,
     CACHE_FORMAT,
     CLAIM_FIELDS,
     DATA_TABLES,
@@ -29,20 +27,24 @@ from .store_schema import (
     RESULT_DATA,
     SCHEMA_HASH,
     TABLES,
-    Columns,
 )
+from .store_tables import Columns, arrow_table, paths_visible, visible
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+Rows = Sequence[Sequence[Any]]
 
 
 # -- rows ------------------------------------------------------------------------------------
-def _result_rows(results: list[Result]) -> pa.Table:
+def _result_rows(results: list[Result]) -> Rows:
     with _collector_paused():
-        rows = [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
+        return [(r.claim_id, r.path, r.line, r.status, r.reason, list(r.also), r.stated, r.recomputed, r.unit,
                  r.relative_error, list(r.depends_on), r.check, r.kind, list(r.acknowledged), r.verdict, r.outcome,
                  r.resolved_by) for r in results]
-        return _arrow(RESULT_COLUMNS, rows)
 
 
-def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Table,
+def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: Rows,
                     scope: Iterable[str] | None = None) -> None:
     """Make `incoming` run `run_id`'s results. A result equal to its claim's latest version extends
     that version to this run (nothing is written); any other result starts a new version, and the
@@ -66,7 +68,7 @@ def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Ta
                          as_of_start, as_of_end FROM parameters)
             WHERE claim_id IN (SELECT claim_id FROM incoming)  -- an incremental run's few, not the whole desk
             GROUP BY path, claim_id
-        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", incoming, always=True)
+        ) c ON c.path = r.path AND c.claim_id = r.claim_id""", RESULT_COLUMNS, incoming, always=True)
     same = " AND ".join(f"n.{name} IS NOT DISTINCT FROM v.{name}" for name, _ in RESULT_DATA)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE unchanged AS
@@ -76,13 +78,10 @@ def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Ta
     if scope is None:
         con.execute(f"UPDATE result_versions SET last_run = ? WHERE {ending}", [run_id - 1])
     else:
-        _paths_table(con, "scope", scope)
-        try:
+        with paths_visible(con, "scope", scope):
             con.execute(f"UPDATE result_versions SET last_run = ? WHERE {ending} "
                         "AND claim_id IN (SELECT path FROM scope UNION ALL SELECT claim_id FROM new_results)",
                         [run_id - 1])
-        finally:
-            con.unregister("scope")
     names = ", ".join(name for name, _ in RESULT_DATA)
     con.execute(f"INSERT INTO result_versions SELECT ? AS first_run, NULL AS last_run, {names} FROM new_results "
                 "WHERE claim_id NOT IN (SELECT claim_id FROM unchanged)", [run_id])
@@ -92,7 +91,7 @@ def _record_results(con: duckdb.DuckDBPyConnection, run_id: int, incoming: pa.Ta
 
 def _write_problems(con: duckdb.DuckDBPyConnection, problems: Sequence[tuple[str, str, Problem]]) -> None:
     rows = [(p.path, p.line, p.field, p.message, p.severity, kind, owner) for kind, owner, p in problems]
-    _insert(con, "INSERT INTO problems BY NAME SELECT * FROM incoming", _arrow(TABLES["problems"], rows))
+    _insert(con, "INSERT INTO problems BY NAME SELECT * FROM incoming", TABLES["problems"], rows)
 
 
 def _set_base(con: duckdb.DuckDBPyConnection, run_id: int, base: dict[str, Any] | None) -> None:
@@ -108,7 +107,7 @@ def _naive_utc(started: dt.datetime | None, default: dt.datetime) -> dt.datetime
 
 
 class _Rows:
-    """Rows of the page tables, gathered page by page and handed to DuckDB as Arrow tables."""
+    """Rows of the page tables, gathered page by page (a parse worker hands them back as Arrow tables)."""
 
     def __init__(self) -> None:
         self.rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in PAGE_TABLES}
@@ -128,7 +127,7 @@ class _Rows:
             self.rows["page_cache"].append((path, content_hash, blob))
 
     def tables(self) -> dict[str, pa.Table]:
-        return {name: _arrow(TABLES[name], rows) for name, rows in self.rows.items()}
+        return {name: arrow_table(TABLES[name], rows) for name, rows in self.rows.items()}
 
 
 def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], gone: list[str],
@@ -137,10 +136,9 @@ def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], g
     """Replace the rows of the changed pages and delete those of the pages that are gone."""
     removed = [r.path for r in changed] + gone
     if removed:
-        con.register("removed", pa.table({"path": pa.array(removed, pa.string())}))
-        for table in PAGE_TABLES:
-            con.execute(f"DELETE FROM {table} WHERE path IN (SELECT path FROM removed)")
-        con.unregister("removed")
+        with paths_visible(con, "removed", removed):
+            for table in PAGE_TABLES:
+                con.execute(f"DELETE FROM {table} WHERE path IN (SELECT path FROM removed)")
     rows = _Rows()
     for record in changed:
         if record.path in from_workers:
@@ -154,15 +152,17 @@ def _write_pages(con: duckdb.DuckDBPyConnection, changed: list[kb.PageRecord], g
                 blob = None
         mtime_us, size = on_disk.get(record.path, (0.0, 0, 0))[1:]
         rows.add(record.path, record.content_hash, mtime_us, size, record, content, blob)
-    parts_of: dict[str, list[pa.Table]] = {name: [table] for name, table in rows.tables().items()}
-    if worker_tables:
-        import pyarrow.compute as pc  # here: importing it costs 0.15 s, and only parsing workers need it
+    if not worker_tables:
+        for name, table_rows in rows.rows.items():
+            _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", TABLES[name], table_rows)
+        return
+    import pyarrow as pa  # loaded already: the workers' rows came back as Arrow tables
+    import pyarrow.compute as pc  # here: importing it costs 0.15 s, and only parsing workers need it
 
-        wanted = pa.array(sorted(from_workers & {r.path for r in changed}), pa.string())
-        for name, parts in parts_of.items():
-            parts += [t[name].filter(pc.is_in(t[name]["path"], value_set=wanted)) for t in worker_tables]
-    for name, parts in parts_of.items():
-        _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", pa.concat_tables(parts))
+    wanted = pa.array(sorted(from_workers & {r.path for r in changed}), pa.string())
+    for name, own in rows.tables().items():
+        parts = [own, *(t[name].filter(pc.is_in(t[name]["path"], value_set=wanted)) for t in worker_tables)]
+        _insert(con, f"INSERT INTO {name} BY NAME SELECT * FROM incoming", TABLES[name], pa.concat_tables(parts))
 
 
 def _claim_row(path: str, position: int, line: int, id_line: int, c: dict[str, Any]) -> tuple[Any, ...]:
@@ -212,20 +212,13 @@ def check_names(check: str | None, given: dict[str, float | str] | None = None) 
     return sorted(set(names) | referenced)
 
 
-def _arrow(columns: Columns, rows: Sequence[Sequence[Any]]) -> pa.Table:
-    values = [list(column) for column in zip(*rows)] if rows else [[] for _ in columns]
-    return pa.table({col: pa.array(vals, ARROW_TYPES[kind]) for (col, kind), vals in zip(columns, values)})
-
-
-def _insert(con: duckdb.DuckDBPyConnection, sql: str, incoming: pa.Table, always: bool = False) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, sql: str, columns: Columns, incoming: Rows | pa.Table,
+            always: bool = False) -> None:
     """Run `sql` with `incoming` visible as the table `incoming` (skipped when it has no rows)."""
-    if not incoming.num_rows and not always:
+    if not len(incoming) and not always:
         return
-    con.register("incoming", incoming)
-    try:
+    with visible(con, "incoming", columns, incoming):
         con.execute(sql)
-    finally:
-        con.unregister("incoming")
 
 
 def _write_data(con: duckdb.DuckDBPyConnection, desk: kb.Desk) -> None:
@@ -248,7 +241,7 @@ def _write_data(con: duckdb.DuckDBPyConnection, desk: kb.Desk) -> None:
             rows["quantities"].append((m.path, i, line, q.id, q.text, q.unit, q.expr, q.solve_for, q.where,
                                        q.requires, q.note))
     for table, table_rows in rows.items():
-        _insert(con, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", _arrow(TABLES[table], table_rows))
+        _insert(con, f"INSERT INTO {table} BY NAME SELECT * FROM incoming", TABLES[table], table_rows)
 
 
 def _data_fingerprint(desk: kb.Desk) -> str:

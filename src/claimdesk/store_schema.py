@@ -13,26 +13,30 @@ import hashlib
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pydantic
 
 from .freshness import Period, Threshold
 from .schema import MKDOCS_PAGE_KEYS, STATUSES, Claim, Page
+from .store_tables import (
+    BIGINT,
+    BLOB,
+    BOOLEAN,
+    DATE,
+    DOUBLE,
+    INTEGER,
+    NAMES,
+    NUMBERS,
+    TEXTS,
+    TIMESTAMP,
+    VARCHAR,
+    Columns,
+)
 from .values import Stated, Tolerance
 
 SCHEMA_VERSION = 3  # bump when a change needs more than "re-read kb/ and copy history by column name"
 STORE_MARKER = ("application", "claimdesk")  # store_meta row: this file was created by claimdesk
 
 # -- tables ----------------------------------------------------------------------------------
-VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN"
-DATE, TIMESTAMP, TEXTS, NUMBERS, BLOB = "DATE", "TIMESTAMP", "VARCHAR[]", "MAP(VARCHAR, DOUBLE)", "BLOB"
-NAMES = "MAP(VARCHAR, VARCHAR)"
-ARROW_TYPES: dict[str, pa.DataType] = {
-    VARCHAR: pa.string(), INTEGER: pa.int32(), BIGINT: pa.int64(), DOUBLE: pa.float64(), BOOLEAN: pa.bool_(),
-    DATE: pa.date32(), TIMESTAMP: pa.timestamp("us"), TEXTS: pa.list_(pa.string()),
-    NUMBERS: pa.map_(pa.string(), pa.float64()), BLOB: pa.binary(), NAMES: pa.map_(pa.string(), pa.string()),
-}
-Columns = tuple[tuple[str, str], ...]
 
 
 def _claim_columns(id_column: str) -> Columns:
