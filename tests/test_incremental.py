@@ -13,6 +13,7 @@ import datetime as dt
 import importlib.util
 import os
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -299,11 +300,46 @@ class Editor:
             self.save(page)
         return f"given cycle {first} <-> {second}"
 
+    def add_inline_reference(self, known: bool = True) -> str:
+        """A [[claim:ID]] in a page's prose, to a claim anywhere (or to no claim)."""
+        named = claim_id(self.rng.choice(self.all_claims())[1]) if known else f"no_claim_{self.serial}"
+        self.serial += 1
+        page = self.page(with_claims=False)
+        page.tail.append(f"The figure [[claim:{named}]] is discussed here.")
+        self.save(page)
+        return f"referenced {named} from {page.path.name}"
+
+    def remove_referenced_claim(self) -> str:
+        """Take away a claim that some page's prose names: that reference is broken now."""
+        named = {found for path in self.pages()
+                 for found in re.findall(r"\[\[claim:([^\]]+)\]\]", path.read_text(encoding="utf-8"))}
+        candidates = [(p, b) for p, b in self.all_claims() if claim_id(b) in named]
+        if not candidates:
+            return self.add_inline_reference()
+        page, block = self.rng.choice(candidates)
+        page.claims.remove(block)
+        self.save(page)
+        return f"removed {claim_id(block)}, which a page names inline"
+
+    def restore_referenced_claim(self) -> str:
+        """Add a claim with the id a broken inline reference names: the reference works again."""
+        named = sorted({found for path in self.pages()
+                        for found in re.findall(r"\[\[claim:([^\]]+)\]\]", path.read_text(encoding="utf-8"))}
+                       - {claim_id(b) for _, b in self.all_claims()})
+        if not named:
+            return self.add_inline_reference(known=False)
+        chosen = self.rng.choice(named)
+        page = self.page(with_claims=False)
+        page.claims.append(new_claim(chosen))
+        self.save(page)
+        return f"added {chosen}, which a page names inline"
+
     def random_edit(self) -> str:
         edits = [self.edit_value, self.change_metric, self.add_claim, self.remove_claim, self.duplicate_id,
                  self.break_reference, self.fix_reference, self.make_cycle, self.rename_page, self.delete_page,
                  self.broken_page, self.wrong_dimension, self.uncite, self.add_given_reference, self.given_cycle,
-                 self.edit_given_figure, self.acknowledge, self.add_forecast]
+                 self.edit_given_figure, self.acknowledge, self.add_forecast, self.add_inline_reference,
+                 self.remove_referenced_claim, self.restore_referenced_claim]
         return self.rng.choice(edits)()
 
 
@@ -373,7 +409,10 @@ def test_each_kind_of_edit(desk: Path, tmp_path: Path) -> None:
              editor.delete_page, editor.broken_page, editor.wrong_dimension, editor.uncite, editor.duplicate_id,
              editor.add_given_reference, editor.add_given_reference, editor.edit_given_figure, editor.given_cycle,
              editor.edit_given_figure, editor.remove_claim, editor.acknowledge, editor.acknowledge,
-             editor.add_forecast, editor.add_forecast, editor.change_metric, editor.edit_value]
+             editor.add_forecast, editor.add_forecast, editor.change_metric, editor.edit_value,
+             editor.add_inline_reference, editor.add_inline_reference, editor.remove_referenced_claim,
+             lambda: editor.add_inline_reference(known=False), editor.restore_referenced_claim,
+             editor.restore_referenced_claim]
     for step, edit in enumerate(edits):
         what = edit()
         outcome = check_and_record(desk, store, TODAY)

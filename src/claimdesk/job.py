@@ -294,7 +294,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
     sub_desk = dataclasses.replace(desk, pages=sub_pages)
     clock.lap("rebuild")
 
-    problems = _validate_scope(store, desk, model, present, changed, metrics)
+    problems = _validate_scope(store, desk, model, present, changed, metrics, {claim_id for entries in old.values() for claim_id, _ in entries})
     clock.lap("validate")
 
     known_names = cache(lambda: _desk_ids(store, desk))
@@ -304,7 +304,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
 
     version = desk_version(desk.root)
     clock.lap("desk_version")
-    replaced = {"page": changed, "id": problems.ids, "metric": metrics}
+    replaced = {"page": changed, "references": problems.referencing, "id": problems.ids, "metric": metrics}
     run_id, claims, every_problem = store.record_incremental(
         previous_run_id, results, dirty, today, model.fingerprint, version, started, problems.owned, replaced,
         dict(base, pages_version=stats.pages_version_after), also)
@@ -324,12 +324,13 @@ _EDGES = """edges AS (SELECT claim_id AS id, unnest(check_names) AS name FROM cl
 class _Validated:
     owned: list[tuple[str, str, Problem]]
     ids: set[str]
+    referencing: set[str]  # the pages whose inline references were looked at (and any that are gone)
 
 
 def _validate_scope(store: Store, desk: Desk, model: Model, present: list[PageRecord], changed: set[str],
-                    metrics: set[str]) -> _Validated:
+                    metrics: set[str], ids_before: set[str]) -> _Validated:
     """validate.py's rules for the changed pages, their ids and their metrics, with the rest of
-    the desk read from the store."""
+    the desk read from the store. `ids_before`: the ids the changed pages held before the edit."""
     refs = [ref for record in present for ref in page_references(record) if ref.claim_id]
     ids = {ref.claim_id for ref in refs if ref.claim_id} | {owner for (owner,) in store.select(
         "SELECT DISTINCT owner FROM problems WHERE owner_kind = 'id'")}  # an id duplicated before may be no longer
@@ -351,11 +352,22 @@ def _validate_scope(store: Store, desk: Desk, model: Model, present: list[PageRe
                    if c.claim.metric in metrics and c.claim.unit]
     cited = {source for (source,) in store.select(
         "SELECT DISTINCT source_id FROM claim_sources WHERE path NOT IN (SELECT path FROM changed)", changed=changed)}
+    # Inline references ([[claim:ID]]) to look at: the changed pages', those of the pages that named
+    # an unknown id at the last run (the edit may have added it) and, when an id the changed pages
+    # held is gone, every page's (a reference to it elsewhere is broken now). The store's claims
+    # are the desk's after ingest.
+    known_ids = {claim_id for (claim_id,) in store.select("SELECT claim_id FROM claims")} | \
+        {located.claim.id for located in desk.parameters()}
+    broken = {path for (path,) in store.select("SELECT DISTINCT owner FROM problems WHERE owner_kind = 'references'")}
+    everywhere = bool(ids_before - known_ids)
+    referencing = [(path, body_line) for path, body_line in store.select("SELECT path, body_line FROM pages ORDER BY path")
+                   if everywhere or path in changed or path in broken]
     scope = Scope(present, ids, [ref for _, _, ref in occurrences], metrics,
-                  [claim for _, _, claim in sorted(of_metrics, key=lambda item: (item[0], item[1]))], cited)
+                  [claim for _, _, claim in sorted(of_metrics, key=lambda item: (item[0], item[1]))], cited,
+                  referencing, known_ids)
     owned = owned_problems(desk, model, scope)
     assert all(kind in OWNER_KINDS for kind, _, _ in owned)
-    return _Validated(owned, ids)
+    return _Validated(owned, ids, {path for path, _ in referencing} | changed | broken)
 
 
 def _only(record: PageRecord, ids: set[str]) -> PageRecord:

@@ -27,13 +27,14 @@ from .kb import SOURCES_FILE, Desk, Located, PageRecord, Reference, model_refere
 from .model import Model, build_model
 from .problems import Problem, did_you_mean
 from .schema import given_reference, given_text_message
-from .site.refs import desk_reference_problems
+from .site.refs import desk_reference_problems, reference_problems
 from .text_figures import text_contradiction
 from .units import parse_unit
 
-# (owner kind, owner, problem); kinds: page (a path), id, metric, source (a key), data ("")
+# (owner kind, owner, problem); kinds: page (a path), references (a path: its inline references,
+# which edits to other pages can break or mend), id, metric, source (a key), data ("")
 Owned = tuple[str, str, Problem]
-OWNER_KINDS = ("page", "id", "metric", "source", "data")
+OWNER_KINDS = ("page", "references", "id", "metric", "source", "data")
 
 
 class MetricClaim(NamedTuple):
@@ -64,6 +65,9 @@ class Scope:
     metrics: set[str]  # the metrics whose dimension problems are wanted
     metric_claims: list[MetricClaim]  # every valid claim of one of `metrics` that states a unit, in desk order
     cited: set[str] = field(default_factory=set)  # sources cited by claims on pages not in `pages`
+    # (path, body line) of the pages whose inline references are wanted, and every id they may name
+    referencing: list[tuple[str, int]] = field(default_factory=list)
+    known_ids: set[str] = field(default_factory=set)
 
 
 def validate_desk(desk: Desk, model: Model | None = None, checks: bool = False) -> list[Problem]:
@@ -144,7 +148,10 @@ def owned_problems(desk: Desk, model: Model, scope: Scope | None = None) -> list
             for located in claims if (warning := text_contradiction(located.claim))]
     out += [("data", "", p) for p in model.problems]
     out += [("page", p.path, p) for p in _unreadable_checks(claims)]
-    out += [("page", p.path, p) for p in desk_reference_problems(desk, pages)] if scope is None else []
+    if scope is None:
+        out += [("references", p.path, p) for p in desk_reference_problems(desk, pages)]
+    else:
+        out += [("references", p.path, p) for p in reference_problems(desk.root, scope.referencing, scope.known_ids)]
     return out
 
 
