@@ -84,6 +84,37 @@ def test_check_reports_format_errors_and_still_checks_the_rest(make_desk) -> Non
     assert statuses["good_claim"] == "ok" and "bad_claim" not in statuses
 
 
+RENT_PAGE = """\
+---
+title: GPU rental
+claims:
+  - {id: h100_rent, text: t, stance: neutral, sources: [src_a], as_of: 2026, value: "2.10", unit: USD per hour}
+  - {id: node_rent, text: t, stance: neutral, sources: [src_a], as_of: 2026, value: "~16.8", unit: USD/h, check: h100_rent * 8}
+---
+"""
+NAMING_PAGE = """\
+---
+title: Elsewhere
+claims:
+  - {id: rack_rent, text: t, stance: neutral, sources: [src_a], as_of: 2026, value: "~134", unit: USD/h, check: h100_rent * 64}
+---
+"""
+
+
+def test_a_check_naming_a_claim_with_format_errors_says_where_it_is(make_desk) -> None:
+    """check (not only validate) points at the claim's own errors, in a full and in an incremental run."""
+    root = make_desk({"kb/rent.md": RENT_PAGE, "kb/elsewhere.md": NAMING_PAGE})
+    expected = "'h100_rent' is a claim with format errors (kb/rent.md:4); fix those and this check can read it"
+    for args in (("--no-store",), (), ()):  # without a store, a full run, an incremental run after an edit
+        result = invoke("check", str(root), "--today", "2026-11-22", "--format", "json", *args)
+        reasons = {r["claim_id"]: r["reason"] for r in json.loads(result.stdout)["results"]}
+        assert reasons["node_rent"].endswith(expected) and reasons["rack_rent"].endswith(expected), reasons
+        page = root / "kb" / "rent.md"
+        page.write_text(page.read_text(encoding="utf-8").replace("title: GPU rental", "title: GPU rent"),
+                        encoding="utf-8")
+    assert "incremental" in result.stderr
+
+
 MISMATCH_PAGE = """\
 ---
 title: Mismatch

@@ -334,12 +334,50 @@ class Editor:
         self.save(page)
         return f"added {chosen}, which a page names inline"
 
+    def flaw_named_claim(self) -> str:
+        """Give a format error to a claim another claim's check names: that check says where it is."""
+        named = {name for _, b in self.all_claims() for name in re.findall(r"[a-z_]+_p\d+_c\d+", field_of(b, "check") or "")}
+        candidates = [(p, b) for p, b in self.all_claims() if claim_id(b) in named and field_of(b, "stance") != "sideways"]
+        if not candidates:
+            return self.add_claim()
+        page, block = self.rng.choice(candidates)
+        set_field(block, "stance", "sideways")
+        self.save(page)
+        other = self.page(with_claims=False)
+        while other.path == page.path:
+            other = self.page(with_claims=False)
+        other.claims.append(new_claim(f"naming_{self.serial}", extra=(f"    check: {claim_id(block)} * 2",)))
+        self.serial += 1
+        self.save(other)  # a check on another page names it too
+        return f"format error in {claim_id(block)}, which checks name"
+
+    def move_flawed_claim(self) -> str:
+        """Move a claim with a format error down its page (no valid id moves): the checks naming it
+        elsewhere now say another line."""
+        flawed = [(p, b) for p, b in self.all_claims() if field_of(b, "stance") == "sideways"]
+        if not flawed:
+            return self.flaw_named_claim()
+        page, block = self.rng.choice(flawed)
+        page.head.insert(1, "# a comment line: every claim below moves down one line")
+        self.save(page)
+        return f"moved {claim_id(block)}"
+
+    def mend_flawed_claim(self) -> str:
+        flawed = [(p, b) for p, b in self.all_claims() if field_of(b, "stance") == "sideways"]
+        if not flawed:
+            return self.flaw_named_claim()
+        page, block = self.rng.choice(flawed)
+        set_field(block, "stance", "bear")
+        self.save(page)
+        return f"mended {claim_id(block)}"
+
     def random_edit(self) -> str:
         edits = [self.edit_value, self.change_metric, self.add_claim, self.remove_claim, self.duplicate_id,
                  self.break_reference, self.fix_reference, self.make_cycle, self.rename_page, self.delete_page,
                  self.broken_page, self.wrong_dimension, self.uncite, self.add_given_reference, self.given_cycle,
                  self.edit_given_figure, self.acknowledge, self.add_forecast, self.add_inline_reference,
-                 self.remove_referenced_claim, self.restore_referenced_claim]
+                 self.remove_referenced_claim, self.restore_referenced_claim, self.flaw_named_claim,
+                 self.move_flawed_claim, self.mend_flawed_claim]
         return self.rng.choice(edits)()
 
 
@@ -412,7 +450,8 @@ def test_each_kind_of_edit(desk: Path, tmp_path: Path) -> None:
              editor.add_forecast, editor.add_forecast, editor.change_metric, editor.edit_value,
              editor.add_inline_reference, editor.add_inline_reference, editor.remove_referenced_claim,
              lambda: editor.add_inline_reference(known=False), editor.restore_referenced_claim,
-             editor.restore_referenced_claim]
+             editor.restore_referenced_claim, editor.flaw_named_claim, editor.move_flawed_claim,
+             editor.flaw_named_claim, editor.mend_flawed_claim, editor.mend_flawed_claim]
     for step, edit in enumerate(edits):
         what = edit()
         outcome = check_and_record(desk, store, TODAY)

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from . import numeric
 from .expr import ExprError, Node, Ref, dims_of, parse, refs, render
 from .freshness import Threshold
-from .kb import Desk, Located
+from .kb import Desk, Located, Reference
 from .model import Condition, Model, build_model, call
 from .problems import did_you_mean
 from .results import SEVERITY, CheckRun, Result
@@ -90,13 +90,18 @@ class Checker:
     """Checks a desk. Build once, then `run()`; `explain()` reuses the same compiled pieces."""
 
     def __init__(self, desk: Desk, today: dt.date | None = None, model: Model | None = None,
-                 known_names: Callable[[], Iterable[str]] | None = None):
+                 known_names: Callable[[], Iterable[str]] | None = None,
+                 flawed_claims: Callable[[], Iterable[Reference]] | None = None):
         """`known_names`: every claim and parameter id of the whole desk, in desk order (parameters
         first), for "did you mean" when a check names something unknown; by default the ids of
-        `desk`. Given when `desk` holds only part of a desk (an incremental run, see job.py)."""
+        `desk`. `flawed_claims`: the claims with format errors of their own (as references: id
+        and where), so that a check naming one says where the real problem is; by default
+        `desk`'s. Both are given when `desk` holds only part of a desk (an incremental run, see job.py)."""
         self.desk = desk
         self.known_names = known_names
         self._known: list[str] | None = None
+        self.flawed_claims = flawed_claims
+        self._flawed: dict[str, Reference] | None = None
         self.today = today or dt.date.today()
         self.model = model or build_model(desk)
         self.claims: dict[str, Located] = {}
@@ -184,6 +189,14 @@ class Checker:
                                 f"{'parameter' if name in self.model.parameters else 'quantity'}")
             return
         if name not in self.claims:
+            if self._flawed is None:
+                flawed = self.flawed_claims() if self.flawed_claims else \
+                    (r for r in self.desk.references() if r.claim_id not in self.claims)
+                self._flawed = {r.claim_id: r for r in flawed if r.claim_id}
+            if name in self._flawed:
+                where = self._flawed[name]
+                raise ExprError(f"'{name}' is a claim with format errors ({where.path}:{where.id_line}); fix "
+                                "those and this check can read it")
             if self._known is None:  # built once: a desk can name thousands of unknown names
                 self._known = list(self.known_names() if self.known_names else self.claims) + self.model.names()
             known = self._known

@@ -261,6 +261,10 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
     # The order of the desk's ids decides "did you mean" and which of two equal ids counts: when it
     # changed, every claim with an error is checked again.
     ids_moved = any([i for i, _ in old.get(path, [])] != [i for i, _ in new.get(path, [])] for path in changed)
+    # A check naming a claim with format errors says where that claim is: when a page that has (or
+    # had) such claims changed, every claim with an error is checked again too.
+    flawed_edit = any(path in stats.problem_pages_before or (path in read and read[path].problems)
+                      for path in (*stats.changed, *stats.gone))
 
     dirty = {claim_id for (claim_id,) in store.select(f"""
         WITH RECURSIVE {_EDGES},
@@ -273,7 +277,7 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
                   UNION SELECT parameter_id FROM parameters WHERE metric IN (SELECT metric FROM metrics)
                   UNION SELECT claim_id FROM results WHERE run_id = ? AND status = 'error' AND ?),
         dirty(id) AS (SELECT id FROM seeds UNION SELECT e.id FROM edges e JOIN dirty d ON e.name = d.id)
-        SELECT id FROM dirty""", [previous_run_id, ids_moved], seed_ids=seeds, seed_metrics=metrics)}
+        SELECT id FROM dirty""", [previous_run_id, ids_moved or flawed_edit], seed_ids=seeds, seed_metrics=metrics)}
     loaded = {claim_id for (claim_id,) in store.select(f"""
         WITH RECURSIVE {_EDGES},
         metrics AS (SELECT metric FROM claims WHERE claim_id IN (SELECT path FROM dirty_ids)
@@ -294,11 +298,18 @@ def _incremental(store: Store, stats: IngestStats, model: Model, today: dt.date,
     sub_desk = dataclasses.replace(desk, pages=sub_pages)
     clock.lap("rebuild")
 
-    problems = _validate_scope(store, desk, model, present, changed, metrics, {claim_id for entries in old.values() for claim_id, _ in entries})
+    ids_before = {claim_id for entries in old.values() for claim_id, _ in entries}
+    problems = _validate_scope(store, desk, model, present, changed, metrics, ids_before)
     clock.lap("validate")
 
     known_names = cache(lambda: _desk_ids(store, desk))
-    run = Checker(sub_desk, today, model, known_names=known_names).run()
+
+    def flawed_claims() -> list[Reference]:
+        # Claims with format errors are on pages with problems, which every run reads (`desk` holds them).
+        valid = set(known_names())
+        return [r for r in desk.references() if r.claim_id not in valid]
+
+    run = Checker(sub_desk, today, model, known_names=known_names, flawed_claims=flawed_claims).run()
     results = [r for r in run.results if r.claim_id in dirty]
     clock.lap("check")
 

@@ -15,7 +15,6 @@ incremental validation gives exactly the problems of a full one.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -82,9 +81,6 @@ def validate_desk(desk: Desk, model: Model | None = None, checks: bool = False) 
     return problems
 
 
-_UNKNOWN_NAME = re.compile(r"unknown name '([a-z_][a-z0-9_]*)'")
-
-
 def check_errors(desk: Desk, model: Model, known: list[Problem]) -> list[Problem]:
     """The checks that cannot be computed (an unknown name, a unit of another dimension, a given
     naming nothing, a cycle, ...): the results `claimdesk check` gives status `error`, as located
@@ -98,9 +94,6 @@ def check_errors(desk: Desk, model: Model, known: list[Problem]) -> list[Problem
         located.setdefault(claim.claim.id, claim)
     reported = {(p.path, p.field.split(".")[0]) for p in known
                 if p.field.endswith(".check") or ".given." in p.field}
-    # A check naming a claim that exists but has format errors of its own is not an "unknown name":
-    # say where the real problem is instead of suggesting another id.
-    invalid = {r.claim_id: r for r in desk.references() if r.claim_id and r.claim_id not in located}
     problems = []
     for result in run.results:
         if result.status != "error" or result.claim_id not in located:
@@ -109,11 +102,6 @@ def check_errors(desk: Desk, model: Model, known: list[Problem]) -> list[Problem
         if (where.path, where.field) in reported:
             continue
         reason = result.reason.removeprefix(f"check '{result.check}': ") if result.check else result.reason
-        unknown = _UNKNOWN_NAME.match(reason)
-        if unknown and unknown.group(1) in invalid:
-            other = invalid[unknown.group(1)]
-            reason = (f"'{other.claim_id}' is a claim with format errors ({other.path}:{other.id_line}); "
-                      "fix those and this check can read it")
         problems.append(Problem(where.path, where.line, f"{where.field}.check", reason))
     return problems
 
