@@ -367,10 +367,11 @@ def _validate_scope(store: Store, desk: Desk, model: Model, present: list[PageRe
     # an unknown id at the last run (the edit may have added it) and, when an id the changed pages
     # held is gone, every page's (a reference to it elsewhere is broken now). The store's claims
     # are the desk's after ingest.
-    known_ids = {claim_id for (claim_id,) in store.select("SELECT claim_id FROM claims")} | \
-        {located.claim.id for located in desk.parameters()}
+    known_ids = cache(lambda: {claim_id for (claim_id,) in store.select("SELECT claim_id FROM claims")} |
+                      {located.claim.id for located in desk.parameters()})
     broken = {path for (path,) in store.select("SELECT DISTINCT owner FROM problems WHERE owner_kind = 'references'")}
-    everywhere = bool(ids_before - known_ids)
+    everywhere = bool(ids_before) and bool(ids_before - {claim_id for (claim_id,) in store.select(
+        "SELECT claim_id FROM claims WHERE claim_id IN (SELECT path FROM ids)", ids=ids_before)})
     referencing = [(path, body_line) for path, body_line in store.select("SELECT path, body_line FROM pages ORDER BY path")
                    if everywhere or path in changed or path in broken]
     scope = Scope(present, ids, [ref for _, _, ref in occurrences], metrics,

@@ -16,7 +16,7 @@ incremental validation gives exactly the problems of a full one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -66,7 +66,7 @@ class Scope:
     cited: set[str] = field(default_factory=set)  # sources cited by claims on pages not in `pages`
     # (path, body line) of the pages whose inline references are wanted, and every id they may name
     referencing: list[tuple[str, int]] = field(default_factory=list)
-    known_ids: set[str] = field(default_factory=set)
+    known_ids: Callable[[], Iterable[str]] = tuple
 
 
 def validate_desk(desk: Desk, model: Model | None = None, checks: bool = False) -> list[Problem]:

@@ -117,12 +117,14 @@ def body_of(raw: str, body_line: int) -> str:
     return "".join(raw.splitlines(keepends=True)[body_line - 1:])
 
 
-def reference_problems(root: Path, pages: Iterable[tuple[str, int]], known: Iterable[str]) -> list[Problem]:
+def reference_problems(root: Path, pages: Iterable[tuple[str, int]],
+                       known: Iterable[str] | Callable[[], Iterable[str]]) -> list[Problem]:
     """An error for every reference to an id that is neither a page claim nor a model parameter.
 
     `pages` are (desk-relative path, body line); the files are read again because the desk keeps
-    only their front-matter. Only files that hold the reference mark are scanned."""
-    known_ids = set(known)
+    only their front-matter. Only files that hold the reference mark are scanned. `known`: the
+    ids, or what gives them, asked only when a reference is found."""
+    known_ids: set[str] | None = None
     problems: list[Problem] = []
     choices: list[str] | None = None
     for path, body_line in pages:
@@ -133,6 +135,8 @@ def reference_problems(root: Path, pages: Iterable[tuple[str, int]], known: Iter
             continue
         text = raw.decode("utf-8", errors="replace")
         for found in find_references(body_of(text, body_line)):
+            if known_ids is None:
+                known_ids = set(known() if callable(known) else known)
             if found.claim_id in known_ids:
                 continue
             if choices is None:
