@@ -412,6 +412,18 @@ def test_a_part_links_to_the_first_the_last_and_its_neighbours() -> None:
     assert parts_next(Links("desk/sources/15.md"), listing, listing.parts[-1]) == ""
 
 
+def test_staged_config_leaves_the_parts_out_of_the_nav() -> None:
+    from claimdesk.site.stage import staged_config
+
+    parts = ["desk/sources/2.md", "desk/metrics/2.md"]
+    assert "not_in_nav" not in staged_config("site_name: x\n")  # a small desk: as before
+    assert "not_in_nav: |\n  /desk/sources/2.md\n  /desk/metrics/2.md\n" in staged_config("site_name: x\n", out_of_nav=parts)
+    mine = staged_config("site_name: x\nnot_in_nav: |\n  /drafts/*.md\n", out_of_nav=parts)
+    assert "not_in_nav: |\n  /drafts/*.md\n  /desk/sources/2.md\n  /desk/metrics/2.md\n" in mine
+    tagged = staged_config("site_name: x\nnot_in_nav: !ENV [NAV_EXCLUDE, '/a.md']\n", out_of_nav=parts)
+    assert "not_in_nav: !ENV\n- NAV_EXCLUDE\n- /a.md\n" in tagged  # kept as written
+
+
 def test_listing_parts_are_bounded_and_hold_what_the_layout_says(split: dict[str, Path]) -> None:
     from claimdesk.site.collect import load_site
     from claimdesk.site.parts import PART_ROWS, layout

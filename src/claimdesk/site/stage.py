@@ -120,9 +120,9 @@ def staged_config(config_text: str, site_dir: str = "site", out_of_nav: Iterable
         css.append(f"{ASSETS}/claimdesk.css")
     config["extra_css"] = css
     unlisted = [f"/{path}" for path in out_of_nav]
-    if unlisted:
-        own = config.get("not_in_nav")
-        config["not_in_nav"] = _Lines("\n".join([*([own.rstrip("\n")] if isinstance(own, str) and own.strip() else []),
+    own = config.get("not_in_nav")
+    if unlisted and (own is None or isinstance(own, str)):  # anything else (a !ENV tag) is kept as written
+        config["not_in_nav"] = _Lines("\n".join([*([own.rstrip("\n")] if own and own.strip() else []),
                                                  *unlisted]) + "\n")
     header = "# Written by `claimdesk site --stage`: the desk's mkdocs.yml for this staged folder. Do not edit.\n"
     return header + yaml.dump(config, Dumper=_ConfigDumper, sort_keys=False, allow_unicode=True)
