@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html.parser
 import http.server
 import os
 import re
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urljoin
 
 from .conftest import REPO
 
@@ -103,3 +105,128 @@ def chromium() -> Iterator[object]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+# -- a desk whose listing pages come in parts --------------------------------------------------------
+LISTINGS = ("desk/sources", "desk/bull-vs-bear", "desk/metrics")
+LISTING_ANCHOR = re.compile(r"(?:source|tag|metric)-")
+
+
+def split_desk_files(pages: int = 30, per_page: int = 20, sources: int = 30) -> dict[str, str]:
+    """Files of a desk past the listing bound (parts.PART_ROWS) on each listing page, with few
+    claims: every source cited by more claims than it lists, tags with more bull and bear claims
+    than they list, a metric per claim plus one of 60 claims (listed: the newest 50). Its own
+    sources come before the base ones (which the model's parameters cite), so the model page links
+    into a later part. Source and page titles are markup, which must stay text."""
+    from .conftest import BASE_SOURCES
+
+    tags = [f"t{i:02d}" for i in range(12)]
+    lines = []
+    for i in range(sources):
+        lines += [f"src_{i:02d}:", f"  title: 'Source {i:02d} <img src=x onerror=alert({i})> & \"q\"'",
+                  f"  publisher: Publisher {i % 5}", f"  published: 2025-{i % 12 + 1:02d}", "  kind: report"]
+        if i == sources - 1:
+            lines.append("  via: src_00")  # from the last part to the first
+    files = {"data/sources.yaml": "\n".join(lines) + "\n" + BASE_SOURCES,
+             "kb/lonely.md": "---\ntitle: Lonely\ntags: [lonely]\n---\n# Lonely\n\nA page with a tag and no claim.\n"}
+    stances = ("bull", "bear", "neutral")
+    for p in range(pages):
+        claims = []
+        for c in range(per_page):
+            k = p * per_page + c
+            metric = "flow.big" if k % 10 == 0 else f"flow.m{k:04d}"
+            cited = ", ".join(f"src_{(k + step) % sources:02d}" for step in (0, 7, 13))
+            claims.append(f"  - id: c{p:02d}_{c:02d}\n    text: Claim {k} says flows <b>rose</b> & fell.\n"
+                          f"    stance: {stances[k % 3]}\n    sources: [{cited}]\n"
+                          f"    as_of: {2018 + k % 8}-{k % 12 + 1:02d}\n    value: {10 + k % 17}\n    unit: USD bn\n"
+                          f"    metric: {metric}\n")
+        files[f"kb/p{p:02d}.md"] = (f"---\ntitle: 'Page {p:02d} <img src=x onerror=alert({p})>'\n"
+                                    f"tags: [{tags[p % 12]}, {tags[(p + 5) % 12]}]\nclaims:\n" + "".join(claims)
+                                    + f"---\n# Page {p:02d}\n\nProse.\n")
+    return files
+
+
+def built_pages(site: Path) -> dict[str, str]:
+    """Site path of every built page -> its HTML."""
+    return {p.relative_to(site).as_posix(): p.read_text(encoding="utf-8") for p in site.rglob("*.html")}
+
+
+class _PageParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(found["id"] or "")
+        if tag == "a" and found.get("href"):
+            self.hrefs.append(found["href"] or "")
+
+
+def parse_page(text: str) -> tuple[set[str], list[str]]:
+    """(every id, every link) of a built page."""
+    parser = _PageParser()
+    parser.feed(text)
+    return parser.ids, parser.hrefs
+
+
+def resolve(page: str, href: str) -> tuple[str, str]:
+    """(site path of the file, fragment) a link on the built page `page` leads to, resolved as a
+    browser does for a site served at a host's root."""
+    url = urljoin(f"http://site/{page}", href)
+    path, _, fragment = url.removeprefix("http://site/").partition("#")
+    path = unquote(path.partition("?")[0])
+    return (path + "index.html" if path.endswith("/") or not path else path), unquote(fragment)
+
+
+def listing_links(pages: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(page, target file, anchor) of every link to a source, tag or metric anchor, on every page."""
+    found = []
+    for page, text in pages.items():
+        for href in parse_page(text)[1]:
+            if href.startswith(("http:", "https:")):
+                continue
+            target, fragment = resolve(page, href)
+            if LISTING_ANCHOR.match(fragment):
+                found.append((page, target, fragment))
+    return found
+
+
+class _RowCounter(html.parser.HTMLParser):
+    """A listing part's rows as parts.py counts them: each section's heading and each claim it lists."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows = 0
+        self.open: list[tuple[str, set[str]]] = []  # (tag, classes) of the open elements
+
+    def _inside(self, tag: str, css: str = "") -> bool:
+        return any(t == tag and (not css or css in c) for t, c in self.open)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        classes = set((dict(attrs).get("class") or "").split())
+        if tag == "section" and classes & {"cd-source", "cd-metric"} or tag == "h3":
+            self.rows += 1
+        if tag == "tr" and self._inside("tbody") and self._inside("table", "cd-table"):
+            self.rows += 1
+        if tag == "li" and self._inside("table", "cd-sides"):
+            self.rows += 1
+        if tag not in self.VOID:
+            self.open.append((tag, classes))
+
+    def handle_endtag(self, tag: str) -> None:
+        for i in range(len(self.open) - 1, -1, -1):
+            if self.open[i][0] == tag:
+                del self.open[i:]
+                return
+
+
+def listing_rows(page_html: str) -> int:
+    article = page_html[page_html.find("<article"):page_html.find("</article>")]
+    counter = _RowCounter()
+    counter.feed(article)
+    return counter.rows

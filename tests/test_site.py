@@ -16,7 +16,20 @@ from claimdesk.site.refs import find_references, replace_references
 from claimdesk.store import Store
 
 from .conftest import write_desk
-from .site_helpers import article, claimdesk, copy_bundled_desk, mkdocs_build, run
+from .site_helpers import (
+    LISTINGS,
+    article,
+    built_pages,
+    claimdesk,
+    copy_bundled_desk,
+    listing_links,
+    listing_rows,
+    mkdocs_build,
+    parse_page,
+    resolve,
+    run,
+    split_desk_files,
+)
 
 PAGES = ["index.html", "economics-of-a-token/index.html", "circular-financing/index.html", "desk/claims/index.html",
          "desk/sources/index.html", "desk/bull-vs-bear/index.html", "desk/metrics/index.html",
@@ -312,3 +325,187 @@ def test_the_nightly_reports_are_on_the_site(tmp_path: Path) -> None:
                  "print('matplotlib' in sys.modules)", str(tmp_path / "site2")], desk, {"CLAIMDESK_SITE_CHECK": "false"})
     assert probe.stdout.strip().endswith("False"), probe.stdout + probe.stderr
     assert (tmp_path / "site2" / "desk" / "charts" / "status-history.svg").read_bytes() == written["status-history.svg"]
+
+
+# -- listing pages in parts -----------------------------------------------------------------------------
+SPLIT_CONFIG = ("site_name: split\ndocs_dir: kb\nstrict: true\ntheme:\n  name: material\n  font: false\n"
+                "plugins:\n  - search\n  - claimdesk\n")
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A desk past the listing bound, built by the plugin (directory URLs, then file URLs), staged and
+    built without it by mkdocs and (when installed) zensical."""
+    base = tmp_path_factory.mktemp("split")
+    desk = write_desk(base / "desk", {"mkdocs.yml": SPLIT_CONFIG, **split_desk_files()})
+    built = mkdocs_build(desk, base / "site")
+    assert built.returncode == 0, built.stderr
+    (desk / "files.yml").write_text(SPLIT_CONFIG.replace("  - claimdesk\n", "  - claimdesk:\n      check: false\n")
+                                    + "use_directory_urls: false\n", encoding="utf-8")
+    files = mkdocs_build(desk, base / "site-files", "--config-file", str(desk / "files.yml"))
+    assert files.returncode == 0, files.stderr
+    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check")
+    assert staged.returncode == 0, staged.stderr
+    plain = run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-f", str(base / "stage" / "mkdocs.yml")],
+                base / "stage")
+    assert plain.returncode == 0, plain.stderr
+    out = {"desk": desk, "site": base / "site", "site_files": base / "site-files", "stage": base / "stage",
+           "staged_site": base / "stage" / "site"}
+    zensical = shutil.which("zensical", path=str(Path(sys.executable).parent))
+    if zensical:
+        shutil.copytree(base / "stage", base / "zensical", ignore=shutil.ignore_patterns("site"))
+        result = run([zensical, "build"], base / "zensical")
+        assert result.returncode == 0, result.stdout + result.stderr
+        out["zensical_site"] = base / "zensical" / "site"
+    return out
+
+
+def _parts(site: Path, listing: str, directory_urls: bool = True) -> list[str]:
+    """Site paths of a listing's parts, in order, as built."""
+    first = f"{listing}/index.html" if directory_urls else f"{listing}.html"
+    found = [first]
+    while True:
+        n = len(found) + 1
+        path = f"{listing}/{n}/index.html" if directory_urls else f"{listing}/{n}.html"
+        if not (site / path).exists():
+            return found
+        found.append(path)
+
+
+def test_pack_rule() -> None:
+    from claimdesk.site.parts import PART_ROWS, Section, pack
+
+    def sections(*rows: int) -> list[Section]:
+        return [Section(f"s{i}", f"source-s{i}", f"S{i}", r) for i, r in enumerate(rows)]
+
+    assert [p.path for p in pack("desk/sources.md", [])] == ["desk/sources.md"]  # always one part, maybe empty
+    one = pack("desk/sources.md", sections(*[50] * (PART_ROWS // 50)))
+    assert len(one) == 1 and one[0].rows == PART_ROWS  # exactly the bound: one page, as before
+    parts = pack("desk/sources.md", sections(*[50] * (PART_ROWS // 50), 1, 101, 40))
+    assert [(p.path, p.number, p.rows) for p in parts] == [("desk/sources.md", 1, PART_ROWS),
+                                                          ("desk/sources/2.md", 2, 142)]
+    assert (parts[1].first, parts[1].last) == (f"S{PART_ROWS // 50}", f"S{PART_ROWS // 50 + 2}")
+
+
+def test_a_part_links_to_the_first_the_last_and_its_neighbours() -> None:
+    from claimdesk.site.html import Links
+    from claimdesk.site.pages import parts_nav, parts_next
+    from claimdesk.site.parts import Listing, Section, pack
+
+    sections = [Section(f"s{i}", f"source-s{i}", f"<b>S{i:02d}</b>" + " x" * 40 * (i == 1), 100) for i in range(30)]
+    listing = Listing("desk/sources.md", "Sources", pack("desk/sources.md", sections, bound=200))
+    assert len(listing.parts) == 15
+    here = listing.parts[8]
+    nav = parts_nav(Links(here.path), listing, here)
+    assert nav.startswith('<nav class="cd-parts" aria-label="parts of Sources"><p>Sources is in 15 parts; this is '
+                          'part 9, &lt;b&gt;S16&lt;/b&gt; – &lt;b&gt;S17&lt;/b&gt;.</p><ul><li><a href="../../../desk/sources/">'
+                          'part 1</a>: &lt;b&gt;S00&lt;/b&gt; – &lt;b&gt;S01&lt;/b&gt; x x x')
+    shown = re.findall(r"<li[^>]*>(?:<a [^>]*>)?(part \d+|…)", nav)
+    assert shown == ["part 1", "…", *(f"part {n}" for n in range(4, 15)), "part 15"]
+    assert '<li class="cd-parts-here" aria-current="page">part 9: ' in nav
+    assert "x x x…</li>" in nav and " x" * 30 not in nav  # a long name is cut
+    first = parts_nav(Links("desk/sources.md"), listing, listing.parts[0])
+    assert re.findall(r"part (\d+)</a>", first) == [str(n) for n in range(2, 16)] and "cd-parts-gap" not in first
+    assert parts_next(Links(here.path), listing, here) == (
+        '<p class="cd-parts-next">Next: <a href="../../../desk/sources/10/">part 10</a>: '
+        "&lt;b&gt;S18&lt;/b&gt; – &lt;b&gt;S19&lt;/b&gt;</p>")
+    assert parts_next(Links("desk/sources/15.md"), listing, listing.parts[-1]) == ""
+
+
+def test_staged_config_leaves_the_parts_out_of_the_nav() -> None:
+    from claimdesk.site.stage import staged_config
+
+    parts = ["desk/sources/2.md", "desk/metrics/2.md"]
+    assert "not_in_nav" not in staged_config("site_name: x\n")  # a small desk: as before
+    assert "not_in_nav: |\n  /desk/sources/2.md\n  /desk/metrics/2.md\n" in staged_config("site_name: x\n", out_of_nav=parts)
+    mine = staged_config("site_name: x\nnot_in_nav: |\n  /drafts/*.md\n", out_of_nav=parts)
+    assert "not_in_nav: |\n  /drafts/*.md\n  /desk/sources/2.md\n  /desk/metrics/2.md\n" in mine
+    tagged = staged_config("site_name: x\nnot_in_nav: !ENV [NAV_EXCLUDE, '/a.md']\n", out_of_nav=parts)
+    assert "not_in_nav: !ENV\n- NAV_EXCLUDE\n- /a.md\n" in tagged  # kept as written
+
+
+def test_listing_parts_are_bounded_and_hold_what_the_layout_says(split: dict[str, Path]) -> None:
+    from claimdesk.site.collect import load_site
+    from claimdesk.site.parts import PART_ROWS, layout
+
+    planned = layout(load_site(split["desk"], check=False))
+    site = split["site"]
+    for listing in LISTINGS:
+        parts = _parts(site, listing)
+        plan = planned.listings[listing + ".md"].parts
+        assert len(parts) == len(plan) >= 2, listing
+        for number, (path, part) in enumerate(zip(parts, plan), start=1):
+            page = (site / path).read_text(encoding="utf-8")
+            assert listing_rows(page) == part.rows <= PART_ROWS, path
+            assert f"is in {len(parts)} parts; this is part {number}," in page
+            title = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S)
+            assert title and (number == 1 or f"part {number} of {len(parts)}" in title.group(1)), path
+            # Every part links to part 1 and its neighbours; part 1 links to every part.
+            targets = {resolve(path, href)[0] for href in parse_page(page)[1]}
+            expected = set(parts) if number == 1 else {parts[0], *parts[max(0, number - 2):number + 1]}
+            assert expected - {path} <= targets, (path, expected - targets)
+            if number < len(parts):
+                assert 'class="cd-parts-next">Next: <a href=' in page
+    # 30 sources with 50 of their 60 citing claims listed, src_a (1 claim), two cited by 6 and 1 parameters
+    assert sum(p.rows for p in planned.listings["desk/sources.md"].parts) == 30 * 51 + 2 + 7 + 2
+
+
+def test_every_listing_link_lands_on_its_anchor(split: dict[str, Path]) -> None:
+    """Claim cards (sources, metrics), page headers (tags), the model page, via links between sources:
+    every link to a source-, tag- or metric- anchor, on every built page, finds it where it points."""
+    sites = {"site": split["site"], "site_files": split["site_files"], "staged_site": split["staged_site"]}
+    if "zensical_site" in split:
+        sites["zensical_site"] = split["zensical_site"]
+    for name, site in sites.items():
+        pages = built_pages(site)
+        ids: dict[str, set[str]] = {}
+        links = listing_links(pages)
+        assert len(links) > 1000, name
+        for page, target, anchor in links:
+            if target not in ids:
+                assert target in pages, (name, page, target)
+                ids[target] = parse_page(pages[target])[0]
+            assert anchor in ids[target], (name, page, target, anchor)
+        later = {target for _, target, _ in links if re.search(r"/\d+(/index)?\.html$", target)}
+        assert {target.split("/")[1] for target in later} == {"sources", "bull-vs-bear", "metrics"}, name
+        model = "desk/model/index.html" if name != "site_files" else "desk/model.html"
+        assert any(page == model and target in later for page, target, _ in links), name  # into a later part
+        assert any(page in later and anchor == "source-src_00" for page, _, anchor in links), name  # via
+
+
+def test_listing_parts_are_the_same_in_both_outputs(split: dict[str, Path]) -> None:
+    for listing in LISTINGS:
+        parts = _parts(split["site"], listing)
+        assert parts == _parts(split["staged_site"], listing)
+        for path in parts:
+            assert article(split["site"] / path) == article(split["staged_site"] / path), path
+        assert len(_parts(split["site_files"], listing, directory_urls=False)) == len(parts)
+        if "zensical_site" in split:
+            assert _parts(split["zensical_site"], listing) == parts
+
+
+def test_listing_parts_stay_out_of_the_nav_and_the_search_index(split: dict[str, Path]) -> None:
+    for site in (split["site"], split["staged_site"], split.get("zensical_site")):
+        if site is None:
+            continue
+        page = (site / "p00" / "index.html").read_text(encoding="utf-8")  # the nav is on every page
+        nav = page[:page.find("<article")]
+        assert 'href="../desk/sources/"' in nav and "desk/sources/2/" not in nav and "part 2 of" not in nav
+    index = json.loads((split["site"] / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert not any(d["location"].startswith(tuple(listing + "/" for listing in LISTINGS)) for d in index["docs"])
+    assert any(d["location"].startswith("p00/") for d in index["docs"])
+    config = (split["stage"] / "mkdocs.yml").read_text(encoding="utf-8")
+    assert "not_in_nav: |\n  /desk/sources/2.md\n" in config
+
+
+def test_listing_parts_escape_and_cap(split: dict[str, Path]) -> None:
+    pages = built_pages(split["site"])
+    assert not any("<img src=x" in text or "<b>rose" in text for text in pages.values())
+    first = pages["desk/sources/index.html"]
+    assert "Source 00 &lt;img src=x onerror=alert(0)&gt; &amp; &quot;q&quot; –" in first  # a part's range
+    metric = next(text for path, text in pages.items() if path.startswith("desk/metrics/") and 'id="metric-flow-big"' in text)
+    section = metric[metric.index('id="metric-flow-big"'):]
+    section = section[:section.index("</section>")]
+    assert section.count("<tr><td>") == 50 and "and 10 more earlier claims" in section and "metric=flow.big" in section
+    lonely = pages["lonely/index.html"]
+    assert '<span class="cd-tag">lonely</span>' in lonely  # no Bull vs bear section to link to

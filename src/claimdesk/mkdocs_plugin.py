@@ -4,7 +4,7 @@
 - on_files: brings the store up to date (unless `check: false`), reads the latest recorded run,
   logs every format error as a warning (so `mkdocs build --strict` fails naming file:line) and adds
   the generated pages and assets as `File.generated` (never written into kb/, which would make
-  `mkdocs serve` rebuild forever).
+  `mkdocs serve` rebuild forever); a listing's parts after the first are not in the navigation.
 - on_page_markdown: renders inline claim references and sets the page's description to its summary.
 - on_page_content: places the header, the generated pages' bodies and the claim block's words
   into the finished HTML, which is what the search index sees.
@@ -27,7 +27,7 @@ from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.livereload import LiveReloadServer
 from mkdocs.plugins import BasePlugin
-from mkdocs.structure.files import File, Files
+from mkdocs.structure.files import File, Files, InclusionLevel
 from mkdocs.structure.pages import Page
 
 from .problems import DeskError
@@ -73,11 +73,13 @@ class ClaimdeskPlugin(BasePlugin[ClaimdeskConfig]):
         self.renderer = SiteRenderer(data, config.use_directory_urls)
         generated: dict[str, str | bytes] = dict(self.renderer.generated_pages())
         generated.update(self.renderer.assets())
+        out_of_nav = set(self.renderer.out_of_nav())
         for path, content in generated.items():
             if files.get_file_from_path(path) is not None:
                 raise PluginError(f"claimdesk: kb/{path} is in the way of the page or asset claimdesk generates "
                                   f"there; rename it")
-            files.append(File.generated(config, path, content=content))
+            inclusion = InclusionLevel.NOT_IN_NAV if path in out_of_nav else InclusionLevel.UNDEFINED
+            files.append(File.generated(config, path, content=content, inclusion=inclusion))
         log.info(f"claimdesk: statuses from check run {data.run.run_id}"
                  f"{' (brought up to date)' if data.checked else ' (read only)'}")
         return files

@@ -4,6 +4,7 @@
 - `refs.py` finds inline claim references (`[[claim:ID]]`) in a page's Markdown, outside code.
 - `html.py` renders fragments: a page's claim block, its header, an inline reference.
 - `pages.py` renders the generated pages (Claims, Sources, Bull vs bear, Metrics, Model, Home).
+- `parts.py` cuts the listing pages (Sources, Bull vs bear, Metrics) into parts of bounded size.
 - `calculator.py` turns the shared model into MathML and JavaScript with sympy's printers.
 - `stage.py` writes a plain docs folder with everything rendered, for builds without the plugin.
 

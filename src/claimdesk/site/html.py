@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 from ..render import explanation_text, plural
@@ -64,11 +64,15 @@ def page_url(docs_path: str, directory_urls: bool = True) -> str:
 
 
 class Links:
-    """URLs relative to one page, so the site works from any folder and offline."""
+    """URLs relative to one page, so the site works from any folder and offline. `placed` says which
+    part of a listing page holds an anchor ((listing page, anchor) -> docs path, from parts.layout);
+    without it every listing is one page."""
 
-    def __init__(self, docs_path: str, directory_urls: bool = True):
+    def __init__(self, docs_path: str, directory_urls: bool = True,
+                 placed: Mapping[tuple[str, str], str] | None = None):
         self.directory_urls = directory_urls
         self.docs_path = docs_path
+        self.placed = placed
         url = page_url(docs_path, directory_urls)
         self.base = url if url.endswith("/") else posixpath.dirname(url) + "/" if "/" in url else ""
 
@@ -83,6 +87,24 @@ class Links:
         if docs_path == self.docs_path and anchor:
             return fragment
         return self.to(page_url(docs_path, self.directory_urls)) + fragment
+
+    def listing(self, page: str, anchor: str) -> str | None:
+        """A link to an anchor of a listing page (Sources, Bull vs bear, Metrics), in the part that
+        holds it; None when no part holds it (a tag of a page without claims, a source not in
+        data/sources.yaml)."""
+        if self.placed is None:
+            return self.page(page, anchor)
+        where = self.placed.get((page, anchor))
+        return self.page(where, anchor) if where is not None else None
+
+    def source(self, source_id: str) -> str | None:
+        return self.listing(SOURCES_PAGE, "source-" + source_id)
+
+    def tag(self, tag: str) -> str | None:
+        return self.listing(SIDES_PAGE, tag_anchor(tag))
+
+    def metric(self, metric: str) -> str | None:
+        return self.listing(METRICS_PAGE, metric_anchor(metric))
 
     def asset(self, name: str) -> str:
         return self.to(f"{ASSETS}/{name}")
@@ -140,8 +162,9 @@ def source_line(source_id: str, source: Source | None, links: Links, track: bool
     parts = [title] + ([who] if who else []) + [esc(source.published)]
     if url:
         parts.append(f'<span class="cd-url">{esc(url)}</span>')
-    record = f' <a class="cd-track" href="{links.page(SOURCES_PAGE, "source-" + source_id)}">track record</a>'
-    return ", ".join(parts) + (record if track else "")
+    where = links.source(source_id) if track else None
+    record = f' <a class="cd-track" href="{where}">track record</a>' if where else ""
+    return ", ".join(parts) + record
 
 
 # -- a page's header and claim block ------------------------------------------------------------------
@@ -155,8 +178,8 @@ def page_header(data: SiteData, path: str, links: Links) -> str:
     if page.summary:
         parts.append(f'<p class="cd-summary">{esc(page.summary)}</p>')
     if page.tags:
-        tags = " ".join(f'<a class="cd-tag" href="{links.page(SIDES_PAGE, tag_anchor(t))}">{esc(t)}</a>'
-                        for t in page.tags)
+        tags = " ".join(f'<a class="cd-tag" href="{where}">{esc(t)}</a>' if (where := links.tag(t)) else
+                        f'<span class="cd-tag">{esc(t)}</span>' for t in page.tags)
         parts.append(f'<p class="cd-tags"><span class="cd-label">Tags:</span> {tags}</p>')
     items = data.page_claims(path)
     if items:
@@ -229,8 +252,8 @@ def claim_card(data: SiteData, item: SiteClaim, links: Links, cited: dict[str, i
     lines.append(_result_html(item.result, data, links))
     extra = []
     if claim.metric:
-        extra.append(f'metric <a href="{links.page(METRICS_PAGE, metric_anchor(claim.metric))}">'
-                     f'{esc(claim.metric)}</a>')
+        where = links.metric(claim.metric)
+        extra.append(f'metric <a href="{where}">{esc(claim.metric)}</a>' if where else f"metric {esc(claim.metric)}")
     if claim.attributed_to:
         extra.append(f"attributed to {esc(claim.attributed_to)}")
     if claim.review_by:

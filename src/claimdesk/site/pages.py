@@ -2,8 +2,10 @@
 
 Each function returns an HTML fragment for one page; renderer.py decides where it goes. Listings
 that span pages are built here from the whole desk at once (the way mkdocs-material's tags plugin
-fills its listings once all pages are known). Everything from contributors is escaped by html.py's
-helpers; the Claims table's rows travel as JSON (`claims_json`) and are written with textContent.
+fills its listings once all pages are known), one part at a time: parts.py decides which sections
+each part of Sources, Bull vs bear and Metrics holds. Everything from contributors is escaped by
+html.py's helpers; the Claims table's rows travel as JSON (`claims_json`) and are written with
+textContent.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..store_rows import check_names
 from ..units import UnitError, parse_unit
 from ..values import figure_text
 from .calculator import equation_mathml, json_for_html, model_data
-from .collect import SiteClaim, SiteData
+from .collect import KB, SiteClaim, SiteData
 from .html import (
     CLAIMS_PAGE,
     METRICS_PAGE,
@@ -35,21 +37,21 @@ from .html import (
     badge,
     docs_path_of,
     esc,
-    metric_anchor,
     page_url,
     run_note,
     source_line,
     stance,
     stated,
     status_of,
-    tag_anchor,
 )
+from .parts import LIST_LIMIT, Layout, Listing, Part, Section
 from .reports import REPORT_PAGE
 
 GENERATED_TITLES = {CLAIMS_PAGE: "Claims", SOURCES_PAGE: "Sources", SIDES_PAGE: "Bull vs bear",
                     METRICS_PAGE: "Metrics", MODEL_PAGE: "The model"}
 NEWEST = 10
-LIST_LIMIT = 50  # claims listed per source, page or tag; the rest are one link away, on Claims, filtered
+PARTS_AROUND = 5  # a listing's part N links to parts 1 and last and to N-5 ... N+5
+LABEL_CHARS = 60  # a section's name in a part's range (a source's title can be long) is cut to this
 HOLD, FAIL, STALE = ("ok",), ("mismatch", "conflict", "error"), ("stale",)
 CHART_W, CHART_H, PAD = 520, 180, 36
 
@@ -137,31 +139,84 @@ def claims_page(data: SiteData, links: Links) -> str:
             f'<script src="{esc(links.asset("claims.js"))}"></script>')
 
 
+# -- the listings' parts ------------------------------------------------------------------------------
+def _label(text: str) -> str:
+    """A section's name in a part's range, escaped, cut to LABEL_CHARS characters."""
+    return esc(text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1].rstrip() + "…")
+
+
+def _span(part: Part) -> str:
+    """The sections a part holds, as 'first – last'."""
+    return _label(part.first) if part.first == part.last else f"{_label(part.first)} – {_label(part.last)}"
+
+
+def _part_link(links: Links, part: Part) -> str:
+    """'part 3: first – last', a link unless it is this page."""
+    name = f"part {part.number}"
+    return (name if part.path == links.docs_path else f'<a href="{links.page(part.path)}">{name}</a>') + \
+        f": {_span(part)}"
+
+
+def parts_nav(links: Links, listing: Listing, part: Part) -> str:
+    """Which part this is and the others, with the range each holds: part 1 lists every part; any
+    other lists part 1, the last part and the PARTS_AROUND parts either side of it. Empty for a
+    listing of one page."""
+    count = len(listing.parts)
+    if count == 1:
+        return ""
+    shown = [p for p in listing.parts
+             if part.number == 1 or p.number in (1, count) or abs(p.number - part.number) <= PARTS_AROUND]
+    items, previous = [], 0
+    for other in shown:
+        if other.number > previous + 1:
+            items.append('<li class="cd-parts-gap">…</li>')
+        here = ' class="cd-parts-here" aria-current="page"' if other is part else ""
+        items.append(f"<li{here}>{_part_link(links, other)}</li>")
+        previous = other.number
+    return (f'<nav class="cd-parts" aria-label="parts of {esc(listing.title)}"><p>{esc(listing.title)} is in '
+            f'{count} parts; this is part {part.number}, {_span(part)}.</p><ul>{"".join(items)}</ul></nav>')
+
+
+def parts_next(links: Links, listing: Listing, part: Part) -> str:
+    """At the end of a part, the next one."""
+    if part.number == len(listing.parts):
+        return ""
+    return f'<p class="cd-parts-next">Next: {_part_link(links, listing.parts[part.number])}</p>'
+
+
+def _listing_page(data: SiteData, links: Links, listing: Listing, part: Part, body: list[str]) -> str:
+    # A line per section and per listed claim: a Markdown processor reading the staged page (zensical)
+    # takes time superlinear in a line's length, and the browser ignores the line breaks.
+    return "\n".join([run_note(data) + parts_nav(links, listing, part), *body, parts_next(links, listing, part)]
+                     ).rstrip("\n")
+
+
 # -- Sources ------------------------------------------------------------------------------------------
-def sources_page(data: SiteData, links: Links) -> str:
-    citing: dict[str, list[SiteClaim]] = defaultdict(list)
-    for item in data.claims.values():
-        for source_id in item.located.claim.sources:
-            citing[source_id].append(item)
-    parts = [run_note(data)]
-    for source_id, source in data.desk.sources.items():
-        items = citing.get(source_id, [])
-        statuses = [status_of(c) for c in items]
-        hold, fail, stale = (sum(s in group for s in statuses) for group in (HOLD, FAIL, STALE))
-        rows = "".join(f"<tr><td>{_claim_link(data, c, links)}</td><td>{esc(c.located.claim.text)}</td>"
-                       f"<td>{esc(stated(c))}</td><td>{badge(status_of(c))}</td></tr>" for c in items[:LIST_LIMIT])
-        via = f'<p class="cd-via">via <a href="#source-{esc(source.via)}">{esc(source.via)}</a></p>' if source.via \
-            else ""
-        note = f'<p class="cd-note">{esc(source.note)}</p>' if source.note else ""
-        parts.append(f'<section class="cd-source" id="source-{esc(source_id)}"><h2>{esc(source.title)}</h2>'
-                     f'<p>{source_line(source_id, source, links, track=False)}; {esc(source.kind)}; '
-                     f'id <code>{esc(source_id)}</code></p>{via}{note}'
-                     f'<p class="cd-track-record">{plural(len(items), "claim")} cite it: {hold} hold, {fail} fail, '
-                     f'{stale} went stale.</p>'
-                     + (f'<table class="cd-table"><thead><tr><th>claim</th><th>text</th><th>value</th><th>status</th>'
-                        f'</tr></thead><tbody>{rows}</tbody></table>' if rows else "")
-                     + _more(links, LIST_LIMIT, len(items), "claims citing it", sources=source_id) + "</section>")
-    return "".join(parts)
+def _source(data: SiteData, section: Section, links: Links) -> str:
+    source_id, items = section.key, section.items
+    source = data.desk.sources[source_id]
+    statuses = [status_of(c) for c in items]
+    hold, fail, stale = (sum(s in group for s in statuses) for group in (HOLD, FAIL, STALE))
+    rows = "".join(f"\n<tr><td>{_claim_link(data, c, links)}</td><td>{esc(c.located.claim.text)}</td>"
+                   f"<td>{esc(stated(c))}</td><td>{badge(status_of(c))}</td></tr>" for c in items[:LIST_LIMIT])
+    via = ""
+    if source.via:
+        where = links.source(source.via)
+        via = (f'<p class="cd-via">via <a href="{where}">{esc(source.via)}</a></p>' if where else
+               f'<p class="cd-via">via {esc(source.via)}</p>')
+    note = f'<p class="cd-note">{esc(source.note)}</p>' if source.note else ""
+    return (f'<section class="cd-source" id="source-{esc(source_id)}"><h2>{esc(source.title)}</h2>'
+            f'<p>{source_line(source_id, source, links, track=False)}; {esc(source.kind)}; '
+            f'id <code>{esc(source_id)}</code></p>{via}{note}'
+            f'<p class="cd-track-record">{plural(len(items), "claim")} cite it: {hold} hold, {fail} fail, '
+            f'{stale} went stale.</p>'
+            + (f'<table class="cd-table"><thead><tr><th>claim</th><th>text</th><th>value</th><th>status</th>'
+               f'</tr></thead><tbody>{rows}</tbody></table>' if rows else "")
+            + _more(links, LIST_LIMIT, len(items), "claims citing it", sources=source_id) + "</section>")
+
+
+def sources_page(data: SiteData, links: Links, listing: Listing, part: Part) -> str:
+    return _listing_page(data, links, listing, part, [_source(data, s, links) for s in part.sections])
 
 
 # -- Bull vs bear ---------------------------------------------------------------------------------------
@@ -170,7 +225,7 @@ def _sides(data: SiteData, items: list[SiteClaim], links: Links, **filters: str)
         chosen = [c for c in items if c.located.claim.stance == side]
         if not chosen:
             return f"<td><em>no {side} claims</em></td>"
-        return "<td><ul>" + "".join(f"<li>{_claim_link(data, c, links, c.located.claim.text)} {badge(status_of(c))}"
+        return "<td><ul>" + "".join(f"\n<li>{_claim_link(data, c, links, c.located.claim.text)} {badge(status_of(c))}"
                                     f"</li>" for c in chosen[:LIST_LIMIT]) + "</ul>" + \
             _more(links, LIST_LIMIT, len(chosen), f"{side} claims", stance=side, **filters) + "</td>"
 
@@ -180,22 +235,26 @@ def _sides(data: SiteData, items: list[SiteClaim], links: Links, **filters: str)
             f'<p class="cd-neutral">and {plural(neutral, "neutral claim")}</p>')
 
 
-def sides_page(data: SiteData, links: Links) -> str:
-    parts = [run_note(data), '<h2 id="by-page">By page</h2>']
-    by_tag: dict[str, list[SiteClaim]] = defaultdict(list)
-    for path, record in data.pages.items():
-        items = data.page_claims(path)
-        if not items or record.page is None:
+def sides_page(data: SiteData, links: Links, listing: Listing, part: Part) -> str:
+    """Concept pages, then tags, under the headings "By page" and "By tag": a part has each heading
+    when it holds such sections (a listing of one page always has both)."""
+    single = len(listing.parts) == 1
+    body = ['<h2 id="by-page">By page</h2>'] if single or any(s.group == "page" for s in part.sections) else []
+    by_tag = False
+    for section in part.sections:
+        items = list(section.items)
+        if section.group == "page":
+            url = links.page(section.key[len(KB):]) if section.key.startswith(KB) else "#"
+            body.append(f'<h3><a href="{url}">{esc(section.label)}</a></h3>'
+                        f'{_sides(data, items, links, page=section.label)}')
             continue
-        for tag in record.page.tags:
-            by_tag[tag] += items
-        url = links.page(path[len("kb/"):]) if path.startswith("kb/") else "#"
-        parts.append(f'<h3><a href="{url}">{esc(record.page.title)}</a></h3>'
-                     f'{_sides(data, items, links, page=record.page.title)}')
-    parts.append('<h2 id="by-tag">By tag</h2>')
-    for tag in sorted(by_tag):
-        parts.append(f'<h3 id="{esc(tag_anchor(tag))}">{esc(tag)}</h3>{_sides(data, by_tag[tag], links, tags=tag)}')
-    return "".join(parts)
+        if not by_tag:
+            body.append('<h2 id="by-tag">By tag</h2>')
+            by_tag = True
+        body.append(f'<h3 id="{esc(section.anchor)}">{esc(section.key)}</h3>{_sides(data, items, links, tags=section.key)}')
+    if single and not by_tag:
+        body.append('<h2 id="by-tag">By tag</h2>')
+    return _listing_page(data, links, listing, part, body)
 
 
 # -- Metrics ------------------------------------------------------------------------------------------
@@ -241,26 +300,25 @@ def chart(points: list[tuple[dt.date, float]], unit: str) -> str:
             f'stroke-width="1.5"/>{dots}{labels}</svg>')
 
 
-def metrics_page(data: SiteData, links: Links) -> str:
-    by_metric: dict[str, list[SiteClaim]] = defaultdict(list)
-    for item in data.claims.values():
-        if item.located.claim.metric:
-            by_metric[item.located.claim.metric].append(item)
-    parts = [run_note(data)]
-    for metric in sorted(by_metric):
-        items = sorted(by_metric[metric], key=lambda c: (c.located.claim.as_of.start, c.id))
-        unit = next((c.located.claim.unit for c in items if c.located.claim.unit), "") or ""
-        rows = "".join(f"<tr><td>{esc(stated(c))}</td><td>{esc(c.located.claim.as_of)}</td>"
-                       f"<td>{_claim_link(data, c, links)}</td><td>{esc(', '.join(c.located.claim.sources))}</td>"
-                       f"<td>{badge(status_of(c))}</td></tr>" for c in items)
-        points = [(c.located.claim.as_of.start, v) for c in items if (v := _numeric(c, unit)) is not None]
-        graph = chart(points, unit) if len(points) >= 3 else ""
-        parts.append(f'<section class="cd-metric" id="{esc(metric_anchor(metric))}"><h2>{esc(metric)}</h2>{graph}'
-                     f'<table class="cd-table"><thead><tr><th>value</th><th>as of</th><th>claim</th><th>sources</th>'
-                     f'<th>status</th></tr></thead><tbody>{rows}</tbody></table></section>')
-    if len(parts) == 1:
-        parts.append("<p>No claim names a metric yet.</p>")
-    return "".join(parts)
+def _metric(data: SiteData, section: Section, links: Links) -> str:
+    """The metric's claims in time order: the newest LIST_LIMIT of them, charted."""
+    metric, items = section.key, list(section.items)
+    listed = items[-LIST_LIMIT:]
+    unit = next((c.located.claim.unit for c in items if c.located.claim.unit), "") or ""
+    rows = "".join(f"\n<tr><td>{esc(stated(c))}</td><td>{esc(c.located.claim.as_of)}</td>"
+                   f"<td>{_claim_link(data, c, links)}</td><td>{esc(', '.join(c.located.claim.sources))}</td>"
+                   f"<td>{badge(status_of(c))}</td></tr>" for c in listed)
+    points = [(c.located.claim.as_of.start, v) for c in listed if (v := _numeric(c, unit)) is not None]
+    graph = chart(points, unit) if len(points) >= 3 else ""
+    return (f'<section class="cd-metric" id="{esc(section.anchor)}"><h2>{esc(metric)}</h2>{graph}'
+            f'<table class="cd-table"><thead><tr><th>value</th><th>as of</th><th>claim</th><th>sources</th>'
+            f'<th>status</th></tr></thead><tbody>{rows}</tbody></table>'
+            + _more(links, LIST_LIMIT, len(items), "earlier claims", metric=metric) + "</section>")
+
+
+def metrics_page(data: SiteData, links: Links, listing: Listing, part: Part) -> str:
+    body = [_metric(data, s, links) for s in part.sections] or ["<p>No claim names a metric yet.</p>"]
+    return _listing_page(data, links, listing, part, body)
 
 
 # -- The model ----------------------------------------------------------------------------------------
@@ -297,7 +355,7 @@ def model_page(data: SiteData, links: Links) -> str:
     for name, info in model.parameters.items():
         item = data.claims.get(name)
         status = badge(status_of(item)) if item else badge(NOT_IN_RUN)
-        sources = ", ".join(f'<a href="{links.page(SOURCES_PAGE, "source-" + s)}">{esc(s)}</a>'
+        sources = ", ".join(f'<a href="{where}">{esc(s)}</a>' if (where := links.source(s)) else esc(s)
                             for s in info.parameter.sources)
         parts.append(f'<tr id="{esc(name)}"><td><code>{esc(name)}</code><br>{esc(info.parameter.text)}</td>'
                      f'<td>{esc(info.parameter.value.written)} {esc(info.unit)}</td><td>{esc(info.parameter.as_of)}</td>'
@@ -342,9 +400,13 @@ def _sensitivities(data: SiteData) -> str:
             f'</table></div>')
 
 
-def generated(data: SiteData, docs_path: str, links: Links) -> str:
-    builders = {CLAIMS_PAGE: claims_page, SOURCES_PAGE: sources_page, SIDES_PAGE: sides_page,
-                METRICS_PAGE: metrics_page, MODEL_PAGE: model_page}
+def generated(data: SiteData, docs_path: str, links: Links, layout: Layout) -> str:
+    """The body of a generated page: Claims, The model, or a part of a listing."""
+    if docs_path in layout.parts:
+        listing, part = layout.parts[docs_path]
+        listings = {SOURCES_PAGE: sources_page, SIDES_PAGE: sides_page, METRICS_PAGE: metrics_page}
+        return listings[listing.page](data, links, listing, part)
+    builders = {CLAIMS_PAGE: claims_page, MODEL_PAGE: model_page}
     return builders[docs_path](data, links)
 
 

@@ -18,7 +18,12 @@ One exception, for speed: at on_page_content the plugin places the claim block's
 paragraph per claim: text, value, status, reason, stance, sources, id) between two markers, and
 swaps in the full block at on_post_page (`finish`). The search index reads every word a reader
 searches for, but not the cards' markup and step-by-step arithmetic, which would make it parse
-ten times the HTML on a desk of short pages (scripts/bench_site.py). The page is the same.
+ten times the HTML on a desk of short pages (scripts/bench.py --site). The page is the same.
+
+The listing pages (Sources, Bull vs bear, Metrics) come in parts of bounded size (parts.py): the
+layout is worked out once, when the renderer is made, and every page's links into a listing point
+to the part that holds the anchor. Parts after the first are left out of the navigation
+(`out_of_nav`); Home and the nav point to part 1, which keeps the listing's path.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from .html import (
     page_header,
 )
 from .pages import GENERATED_TITLES, claims_json, generated, home
+from .parts import Layout, layout
 from .refs import marker_line, replace_references
 from .reports import REPORT_PAGE, report_assets, report_pages
 
@@ -60,19 +66,33 @@ class SiteRenderer:
     def __init__(self, data: SiteData, directory_urls: bool = True):
         self.data = data
         self.directory_urls = directory_urls
+        self.layout: Layout = layout(data)  # the listings' parts and which part holds each anchor
         self._pending: dict[str, str] = {}  # docs path -> full claim block, between fill_html and finish
 
     def links(self, docs_path: str) -> Links:
-        return Links(docs_path, self.directory_urls)
+        return Links(docs_path, self.directory_urls, self.layout.placed)
 
     # -- pages --------------------------------------------------------------------------------
     def generated_pages(self) -> dict[str, str]:
-        """docs path -> the Markdown of each generated page (a listing's body is a slot; the nightly
-        reports are their own Markdown)."""
-        pages = {path: (SEARCH_EXCLUDED if path in UNSEARCHED else "") + f"# {title}\n\n{PAGE_MARKER}\n"
-                 for path, title in GENERATED_TITLES.items()}
+        """docs path -> the Markdown of each generated page (a listing's body is a slot, in every
+        part; the nightly reports are their own Markdown)."""
+        pages = {}
+        for path, title in GENERATED_TITLES.items():
+            front = SEARCH_EXCLUDED if path in UNSEARCHED else ""
+            listing = self.layout.listings.get(path)
+            if listing is None:
+                pages[path] = f"{front}# {title}\n\n{PAGE_MARKER}\n"
+                continue
+            for part in listing.parts:  # part 1 is the listing's path, titled as it always was
+                heading = title if part.number == 1 else f"{title}, part {part.number} of {len(listing.parts)}"
+                pages[part.path] = f"{front}# {heading}\n\n{PAGE_MARKER}\n"
         pages.update(report_pages(self.data.reports))
         return pages
+
+    def out_of_nav(self) -> list[str]:
+        """The generated pages the navigation leaves out: a listing's parts after the first, which
+        part 1 links to (the nav would otherwise grow with the desk, on every page)."""
+        return [path for path, (_, part) in self.layout.parts.items() if part.number > 1]
 
     def description(self, docs_path: str) -> str | None:
         record = self.data.pages.get(KB + docs_path)
@@ -87,8 +107,8 @@ class SiteRenderer:
         """(header, {marker: html}) for one page; a marker missing from the page goes at its end."""
         links = self.links(docs_path)
         path = KB + docs_path
-        if docs_path in GENERATED_TITLES:
-            return "", {PAGE_MARKER: generated(self.data, docs_path, links)}
+        if docs_path in GENERATED_TITLES or docs_path in self.layout.parts:
+            return "", {PAGE_MARKER: generated(self.data, docs_path, links, self.layout)}
         if for_search:
             words = claim_block_for_search(self.data, path)
             full = claim_block(self.data, path, links)

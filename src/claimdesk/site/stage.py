@@ -2,7 +2,8 @@
 
 `claimdesk site --stage DIR` writes DIR/docs (every page with its claims already rendered as HTML
 blocks in its Markdown, the generated pages as files, the assets) and DIR/mkdocs.yml (the desk's
-configuration with docs_dir pointing there and the claimdesk plugin removed). `mkdocs build -f
+configuration with docs_dir pointing there, the claimdesk plugin removed, and the listings' parts
+after the first under not_in_nav, as the plugin keeps them out of the navigation). `mkdocs build -f
 DIR/mkdocs.yml` and `zensical build` (which reads mkdocs.yml but runs no third-party plugin) both
 turn it into the same site as the plugin does.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,13 +76,24 @@ def _emit_tag(dumper: yaml.SafeDumper, tagged: _Tagged) -> yaml.Node:
     return dumper.represent_scalar(tagged.tag, tagged.value)
 
 
+class _Lines(str):
+    """A string written as a YAML literal block, one item a line (not_in_nav's patterns)."""
+
+
+def _emit_lines(dumper: yaml.SafeDumper, lines: _Lines) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(lines), style="|")
+
+
 _ConfigLoader.add_multi_constructor("!", _keep_tag)
 _ConfigLoader.add_multi_constructor("tag:yaml.org,2002:python/", _keep_tag)
 _ConfigDumper.add_representer(_Tagged, _emit_tag)
+_ConfigDumper.add_representer(_Lines, _emit_lines)
 
 
-def staged_config(config_text: str, site_dir: str = "site") -> str:
-    """The desk's mkdocs.yml for the staged folder: docs_dir docs, no claimdesk plugin, its stylesheet."""
+def staged_config(config_text: str, site_dir: str = "site", out_of_nav: Iterable[str] = ()) -> str:
+    """The desk's mkdocs.yml for the staged folder: docs_dir docs, no claimdesk plugin, its stylesheet,
+    and `out_of_nav` (docs paths: a listing's parts after the first) added to `not_in_nav`, which
+    mkdocs and zensical leave out of a navigation they make themselves."""
     # mkdocs.yml is contributor text like any page. _ConfigLoader is yaml.SafeLoader (no Python
     # object is ever built) whose only additions keep a tag MkDocs configs use (`!ENV`,
     # `!!python/name:...`) as inert data, so the staged copy can write it back unchanged; the
@@ -106,6 +119,11 @@ def staged_config(config_text: str, site_dir: str = "site") -> str:
     if f"{ASSETS}/claimdesk.css" not in css:
         css.append(f"{ASSETS}/claimdesk.css")
     config["extra_css"] = css
+    unlisted = [f"/{path}" for path in out_of_nav]
+    own = config.get("not_in_nav")
+    if unlisted and (own is None or isinstance(own, str)):  # anything else (a !ENV tag) is kept as written
+        config["not_in_nav"] = _Lines("\n".join([*([own.rstrip("\n")] if own and own.strip() else []),
+                                                 *unlisted]) + "\n")
     header = "# Written by `claimdesk site --stage`: the desk's mkdocs.yml for this staged folder. Do not edit.\n"
     return header + yaml.dump(config, Dumper=_ConfigDumper, sort_keys=False, allow_unicode=True)
 
@@ -149,7 +167,8 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     if raw is None:
         raise DeskError(f"{root / CONFIG}: {problem.message if problem else 'cannot be read'}; the staged folder "
                         "copies the desk's mkdocs.yml settings")
-    config = staged_config(raw.decode("utf-8", errors="replace"))  # before anything is written: it may not read
+    config_text = raw.decode("utf-8", errors="replace")
+    staged_config(config_text)  # read before anything is written: it may not read
     data = load_site(root, store_file, check=check)
     if data.errors:
         raise DeskError([*data.errors, Problem("", 0, "", "fix these (claimdesk validate lists them) and stage again")])
@@ -181,5 +200,6 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     assets = renderer.assets()
     for site_path, content in assets.items():
         write_atomic(docs / site_path, content)
+    config = staged_config(config_text, out_of_nav=renderer.out_of_nav())
     write_atomic(out / CONFIG, config.encode())
     return Staged(out, pages, len(generated), len(assets), data.run.run_id)
