@@ -172,13 +172,60 @@ def parse_page(text: str) -> tuple[set[str], list[str]]:
     return parser.ids, parser.hrefs
 
 
+SERVED_AT = "http://host/desk/"  # under a path, as a project site is: a link that climbs out of it is broken
+
+
 def resolve(page: str, href: str) -> tuple[str, str]:
     """(site path of the file, fragment) a link on the built page `page` leads to, resolved as a
-    browser does for a site served at a host's root."""
-    url = urljoin(f"http://site/{page}", href)
-    path, _, fragment = url.removeprefix("http://site/").partition("#")
+    browser does for the site served under a path of its host (SERVED_AT); a link that leaves the
+    site leads to "outside the site"."""
+    url = urljoin(f"{SERVED_AT}{page}", href)
+    if not url.startswith(SERVED_AT):
+        return "outside the site: " + url, ""
+    path, _, fragment = url.removeprefix(SERVED_AT).partition("#")
     path = unquote(path.partition("?")[0])
     return (path + "index.html" if path.endswith("/") or not path else path), unquote(fragment)
+
+
+class _LinkParser(html.parser.HTMLParser):
+    """Every id, and every href and src a browser follows or loads (a, link, script, img)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(found["id"] or "")
+        for name in ("href", "src"):
+            if tag in ("a", "link", "script", "img") and found.get(name):
+                self.links.append(found[name] or "")
+
+
+def broken_links(site: Path) -> list[str]:
+    """Every link of every built page (but 404.html, which a host serves at any depth) that, with
+    the site served under a path (SERVED_AT), leaves the site, leads to no file, or names an anchor
+    its page does not have. A fragment holding '=' is the Claims table's filter, not an anchor."""
+    parsed: dict[str, _LinkParser] = {}
+    for path in site.rglob("*.html"):
+        parser = _LinkParser()
+        parser.feed(path.read_text(encoding="utf-8"))
+        parsed[path.relative_to(site).as_posix()] = parser
+    broken = []
+    for page, parser in parsed.items():
+        if page == "404.html":
+            continue
+        for link in parser.links:
+            if link.startswith(("http:", "https:", "mailto:", "data:", "javascript:", "#")):
+                continue
+            target, fragment = resolve(page, link)
+            if not (site / target).is_file():
+                broken.append(f"{page}: {link} -> {target}")
+            elif fragment and "=" not in fragment and target in parsed and fragment not in parsed[target].ids:
+                broken.append(f"{page}: {link} -> no #{fragment} on {target}")
+    return broken
 
 
 def listing_links(pages: dict[str, str]) -> list[tuple[str, str, str]]:

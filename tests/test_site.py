@@ -19,6 +19,7 @@ from .conftest import write_desk
 from .site_helpers import (
     LISTINGS,
     article,
+    broken_links,
     built_pages,
     claimdesk,
     copy_bundled_desk,
@@ -44,17 +45,18 @@ def bundled(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     desk = copy_bundled_desk(base / "desk")
     built = mkdocs_build(desk, base / "site")
     assert built.returncode == 0, built.stderr
-    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check")
+    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check", "--for", "mkdocs")
     assert staged.returncode == 0, staged.stderr
-    assert "statuses from check run 1" in staged.stdout
+    assert "statuses from check run 1" in staged.stdout and "build with: mkdocs build -f" in staged.stdout
     plain = run([str(Path(shutil.which("mkdocs", path=str(Path(__import__("sys").executable).parent)) or "mkdocs")),
                  "build", "--strict", "-f", str(base / "stage" / "mkdocs.yml")], base / "stage")
     assert plain.returncode == 0, plain.stderr
     out = {"desk": desk, "site": base / "site", "stage": base / "stage", "staged_site": base / "stage" / "site"}
     zensical = shutil.which("zensical", path=str(Path(__import__("sys").executable).parent))
-    if zensical:
+    if zensical:  # staged for zensical (the default): links in the pages' HTML as zensical reads them
         zensical_copy = base / "zensical"
-        shutil.copytree(base / "stage", zensical_copy, ignore=shutil.ignore_patterns("site"))
+        staged = claimdesk(desk, "site", "--stage", str(zensical_copy), "--no-check")
+        assert staged.returncode == 0 and "build with: zensical build -f" in staged.stdout, staged.stderr
         result = run([zensical, "build"], zensical_copy)
         assert result.returncode == 0, result.stdout + result.stderr
         out["zensical_site"] = zensical_copy / "site"
@@ -127,6 +129,16 @@ def test_staged_folder_builds_the_same_site(bundled: dict[str, Path]) -> None:
     assert "claims:" not in staged_page.split("---")[1]  # the claims stay in kb/; the page carries their HTML
     config = (bundled["stage"] / "mkdocs.yml").read_text(encoding="utf-8")
     assert "claimdesk:" not in config and "docs_dir: docs" in config
+
+
+def test_every_link_works_for_a_site_served_under_a_path(bundled: dict[str, Path]) -> None:
+    """Every href and src of every page (claim cards, inline references, listings, scripts,
+    Material's own), resolved as a browser does for the site served at http://host/desk/, as a
+    project site is: the plugin's site, the folder staged for mkdocs and the one staged for zensical
+    (which reads links in HTML relative to the docs file, unlike mkdocs)."""
+    for name in ("site", "staged_site", "zensical_site"):
+        if name in bundled:
+            assert broken_links(bundled[name]) == [], name
 
 
 def test_zensical_builds_the_staged_folder(bundled: dict[str, Path]) -> None:
@@ -344,7 +356,7 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                     + "use_directory_urls: false\n", encoding="utf-8")
     files = mkdocs_build(desk, base / "site-files", "--config-file", str(desk / "files.yml"))
     assert files.returncode == 0, files.stderr
-    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check")
+    staged = claimdesk(desk, "site", "--stage", str(base / "stage"), "--no-check", "--for", "mkdocs")
     assert staged.returncode == 0, staged.stderr
     plain = run([str(Path(sys.executable).parent / "mkdocs"), "build", "--strict", "-f", str(base / "stage" / "mkdocs.yml")],
                 base / "stage")
@@ -353,7 +365,8 @@ def split(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
            "staged_site": base / "stage" / "site"}
     zensical = shutil.which("zensical", path=str(Path(sys.executable).parent))
     if zensical:
-        shutil.copytree(base / "stage", base / "zensical", ignore=shutil.ignore_patterns("site"))
+        staged = claimdesk(desk, "site", "--stage", str(base / "zensical"), "--no-check")
+        assert staged.returncode == 0, staged.stderr
         result = run([zensical, "build"], base / "zensical")
         assert result.returncode == 0, result.stdout + result.stderr
         out["zensical_site"] = base / "zensical" / "site"

@@ -66,27 +66,45 @@ def page_url(docs_path: str, directory_urls: bool = True) -> str:
 class Links:
     """URLs relative to one page, so the site works from any folder and offline. `placed` says which
     part of a listing page holds an anchor ((listing page, anchor) -> docs path, from parts.layout);
-    without it every listing is one page."""
+    without it every listing is one page.
+
+    `files`: the links that go in href and src are written relative to this page's docs file, not
+    to its URL (`desk/sources/#source-x` from `token-economics.md`, where the page's URL needs
+    `../desk/sources/#source-x`), for a builder that reads links in a page's HTML as it reads
+    Markdown links and rewrites them for the page's URL: Zensical does, so a URL written for the
+    page would climb one folder too many, which only a site served at the root of its host
+    survives. (Not `.md` targets: Zensical would also check their anchors, and it misses some that
+    are there.) MkDocs leaves HTML as written, so the plugin and a staged folder built with mkdocs
+    use URLs. Values that scripts read (`data-` attributes) are URLs either way (`url`,
+    `asset_url`)."""
 
     def __init__(self, docs_path: str, directory_urls: bool = True,
-                 placed: Mapping[tuple[str, str], str] | None = None):
+                 placed: Mapping[tuple[str, str], str] | None = None, files: bool = False):
         self.directory_urls = directory_urls
         self.docs_path = docs_path
         self.placed = placed
+        self.files = files
         url = page_url(docs_path, directory_urls)
         self.base = url if url.endswith("/") else posixpath.dirname(url) + "/" if "/" in url else ""
 
-    def to(self, target: str) -> str:
+    def url(self, target: str) -> str:
         """A site-root-relative URL (a page's or an asset's) as seen from this page, percent-encoded
         (page paths are file names a contributor chose: no quote or bracket reaches an attribute)."""
-        depth = self.base.count("/")
+        return self._up(self.base.count("/"), target)
+
+    def href(self, target: str) -> str:
+        """`url`, or with `files` the same target as seen from this page's docs file."""
+        return self._up(self.docs_path.count("/") if self.files else self.base.count("/"), target)
+
+    @staticmethod
+    def _up(depth: int, target: str) -> str:
         return quote(("../" * depth + target) or "./", safe=URL_SAFE)
 
     def page(self, docs_path: str, anchor: str = "") -> str:
         fragment = f"#{quote(anchor, safe=URL_SAFE)}" if anchor else ""
         if docs_path == self.docs_path and anchor:
             return fragment
-        return self.to(page_url(docs_path, self.directory_urls)) + fragment
+        return self.href(page_url(docs_path, self.directory_urls)) + fragment
 
     def listing(self, page: str, anchor: str) -> str | None:
         """A link to an anchor of a listing page (Sources, Bull vs bear, Metrics), in the part that
@@ -107,7 +125,10 @@ class Links:
         return self.listing(METRICS_PAGE, metric_anchor(metric))
 
     def asset(self, name: str) -> str:
-        return self.to(f"{ASSETS}/{name}")
+        return self.href(f"{ASSETS}/{name}")
+
+    def asset_url(self, name: str) -> str:
+        return self.url(f"{ASSETS}/{name}")
 
     def claim(self, item: SiteClaim) -> str:
         return self.page(docs_path_of(item), item.id)

@@ -126,8 +126,8 @@ def claims_json(data: SiteData) -> bytes:
 
 
 def claims_page(data: SiteData, links: Links) -> str:
-    return (f'{run_note(data)}<div id="cd-claims-app" class="cd-claims-app" data-root="{esc(links.to(""))}" '
-            f'data-src="{esc(links.asset("claims.json"))}">'
+    return (f'{run_note(data)}<div id="cd-claims-app" class="cd-claims-app" data-root="{esc(links.url(""))}" '
+            f'data-src="{esc(links.asset_url("claims.json"))}">'
             f'<p class="cd-filters"><input type="search" id="cd-q" placeholder="Search claims" aria-label="Search claims"> '
             + "".join(f'<label>{name} <select id="cd-f-{key}" data-column="{key}"><option value="">all</option></select>'
                       f"</label> " for key, name in (("status", "status"), ("stance", "stance"), ("page", "page"),

@@ -63,14 +63,16 @@ _H1_MARKDOWN = re.compile(r"^# .*$", re.MULTILINE)
 
 
 class SiteRenderer:
-    def __init__(self, data: SiteData, directory_urls: bool = True):
+    def __init__(self, data: SiteData, directory_urls: bool = True, file_links: bool = False):
+        """`file_links`: links in href and src point to docs files (html.Links, `files`)."""
         self.data = data
         self.directory_urls = directory_urls
+        self.file_links = file_links
         self.layout: Layout = layout(data)  # the listings' parts and which part holds each anchor
         self._pending: dict[str, str] = {}  # docs path -> full claim block, between fill_html and finish
 
     def links(self, docs_path: str) -> Links:
-        return Links(docs_path, self.directory_urls, self.layout.placed)
+        return Links(docs_path, self.directory_urls, self.layout.placed, files=self.file_links)
 
     # -- pages --------------------------------------------------------------------------------
     def generated_pages(self) -> dict[str, str]:

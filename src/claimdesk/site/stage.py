@@ -3,9 +3,11 @@
 `claimdesk site --stage DIR` writes DIR/docs (every page with its claims already rendered as HTML
 blocks in its Markdown, the generated pages as files, the assets) and DIR/mkdocs.yml (the desk's
 configuration with docs_dir pointing there, the claimdesk plugin removed, and the listings' parts
-after the first under not_in_nav, as the plugin keeps them out of the navigation). `mkdocs build -f
-DIR/mkdocs.yml` and `zensical build` (which reads mkdocs.yml but runs no third-party plugin) both
-turn it into the same site as the plugin does.
+after the first under not_in_nav, as the plugin keeps them out of the navigation). `zensical build`
+(which reads mkdocs.yml but runs no third-party plugin) turns it into the same site as the plugin
+does; so does `mkdocs build` of a folder staged `--for mkdocs`. The two differ in one thing: Zensical
+reads every relative link in a page's HTML as relative to the page's docs file and rewrites it for
+the page's URL, MkDocs leaves HTML alone (see html.Links).
 
 A staged page keeps only the front-matter a site needs (title, description from the summary, tags),
 written as JSON strings; the claims stay in kb/. Every file is written atomically. DIR is replaced
@@ -160,8 +162,10 @@ def _prepare(folder: Path) -> None:
 
 
 def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = True,
-               store_file: Path | str | None = None) -> Staged:
-    """Write the staged folder. Raises DeskError when a page does not validate (naming file:line)."""
+               store_file: Path | str | None = None, builder: str = "zensical") -> Staged:
+    """Write the staged folder for `builder` (zensical: links in the pages' HTML point to docs files,
+    which it turns into URLs; mkdocs: they are URLs already, as the plugin writes them). Raises
+    DeskError when a page does not validate (naming file:line)."""
     root = find_root(desk)
     raw, problem = read_file(root / CONFIG, CONFIG)  # a regular file within the size bound, never a pipe
     if raw is None:
@@ -176,7 +180,7 @@ def stage_site(desk: Path | str | None, folder: Path | str, *, check: bool = Tru
     _prepare(out)
     docs = out / "docs"
     kb_folder = root / "kb"
-    renderer = SiteRenderer(data, directory_urls=True)
+    renderer = SiteRenderer(data, directory_urls=True, file_links=builder == "zensical")
     pages = 0
     inside = kb_folder.resolve()
     for source in sorted(kb_folder.rglob("*")):
