@@ -1,4 +1,5 @@
-"""The nightly report's charts as SVG files, drawn with matplotlib from the Report's chart data.
+"""The nightly report's charts as SVG files, drawn from the Report's chart data: the status history
+by hand, the model curve and the metrics with matplotlib.
 
 Charts are deterministic: the same data gives the same bytes (no date in the file, a fixed hash
 salt for the ids matplotlib puts in SVG, text kept as text, a fixed style), so that a report's
@@ -12,7 +13,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import math
 from collections.abc import Collection
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,20 +56,24 @@ def chart_keys(report: Report) -> dict[str, str]:
 
 def render_charts(report: Report, only: Collection[str] | None = None) -> dict[str, bytes]:
     """Chart file (relative to the report folder, as listed in `report.charts`) -> SVG bytes;
-    with `only`, just those files."""
+    with `only`, just those files.
+
+    The status history changes with every run, so it is drawn here as plain SVG: importing
+    matplotlib would cost a nightly after one edit about a second. The other charts change only
+    when the model or a metric's claims do."""
     wanted = [chart for chart in report.charts if only is None or chart.file in only]
+    data: ChartData = report.chart_data
+    drawn = {chart.file: status_history_svg(data.status_history, chart.title)
+             for chart in wanted if chart.kind == "status_history"}
+    wanted = [chart for chart in wanted if chart.kind != "status_history"]
     if not wanted:
-        return {}
+        return drawn
     import matplotlib
 
     matplotlib.use("Agg")
-    data: ChartData = report.chart_data
-    drawn: dict[str, bytes] = {}
     with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         for chart in wanted:
-            if chart.kind == "status_history":
-                figure = _status_history(data.status_history)
-            elif chart.kind == "model_curve" and data.model_curve is not None:
+            if chart.kind == "model_curve" and data.model_curve is not None:
                 figure = _model_curve(data.model_curve)
             else:
                 series = next((s for s in data.metrics if s.metric == chart.subject), None)
@@ -94,21 +101,63 @@ def _figure() -> tuple[Figure, Any]:
     return figure, axes
 
 
-def _status_history(runs: list[RunCounts]) -> Figure:
-    figure, axes = _figure()
-    xs = list(range(len(runs)))
-    bottom = [0] * len(runs)
-    for status in STATUSES:
-        heights = [run.counts.get(status, 0) for run in runs]
-        if any(heights):
-            axes.bar(xs, heights, bottom=bottom, color=COLOURS[status], label=status, width=0.8)
-            bottom = [b + h for b, h in zip(bottom, heights)]
-    step = max(1, len(runs) // 12)
-    axes.set_xticks(xs[::step], [f"{run.run_id}\n{run.today}" for run in runs][::step], fontsize=7)
-    axes.set_xlabel("run and its day")
-    axes.set_ylabel("results")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
-    return figure
+# The status history's canvas: plot area inside margins, the legend to its right.
+_W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 750, 360, 64, 120, 36, 64
+
+
+def _nice_step(top: float) -> float:
+    """A round step (1, 2 or 5 times a power of ten) that cuts 0..top into at most 6 intervals."""
+    raw = max(top, 1) / 6
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def status_history_svg(runs: list[RunCounts], title: str) -> bytes:
+    """The results of each run stacked by status, one bar per run (the last ones the report
+    keeps), as SVG written by hand: the same bytes for the same runs, text kept as text and escaped."""
+    width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    top = max((sum(run.counts.get(s, 0) for s in STATUSES) for run in runs), default=0)
+    step = _nice_step(top)
+    ceiling = max(step, math.ceil(top / step) * step)
+    slot = width / max(len(runs), 1)
+
+    def y(value: float) -> float:
+        return _TOP + height - value / ceiling * height
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}" '
+           'font-family="DejaVu Sans, sans-serif" font-size="9">',
+           f'<title>{escape(title)}</title>',
+           f'<text x="{_W / 2:.1f}" y="18" font-size="10" text-anchor="middle">{escape(title)}</text>']
+    tick = 0.0
+    while tick <= ceiling + step / 2:
+        out.append(f'<line x1="{_LEFT}" x2="{_LEFT - 4}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" stroke="#000"/>'
+                   f'<text x="{_LEFT - 7}" y="{y(tick) + 3:.1f}" text-anchor="end">{tick:g}</text>')
+        tick += step
+    for i, run in enumerate(runs):
+        bottom = 0
+        x = _LEFT + i * slot + slot * 0.1
+        for status in STATUSES:
+            count = run.counts.get(status, 0)
+            if count:
+                out.append(f'<rect x="{x:.1f}" y="{y(bottom + count):.1f}" width="{slot * 0.8:.1f}" '
+                           f'height="{y(bottom) - y(bottom + count):.1f}" fill="{COLOURS[status]}">'
+                           f'<title>run {run.run_id}, {escape(run.today)}: {count} {status}</title></rect>')
+                bottom += count
+    every = max(1, len(runs) // 12)
+    for i, run in enumerate(runs[::every]):
+        x = _LEFT + i * every * slot + slot / 2
+        out.append(f'<text x="{x:.1f}" y="{_TOP + height + 14}" text-anchor="middle" font-size="7">{run.run_id}'
+                   f'<tspan x="{x:.1f}" dy="9">{escape(run.today)}</tspan></text>')
+    out.append(f'<path d="M{_LEFT},{_TOP} V{_TOP + height} H{_LEFT + width}" fill="none" stroke="#000"/>'
+               f'<text x="{_LEFT + width / 2:.1f}" y="{_H - 14}" text-anchor="middle">run and its day</text>'
+               f'<text transform="translate(16 {_TOP + height / 2:.1f}) rotate(-90)" text-anchor="middle">results</text>')
+    shown = [s for s in STATUSES if any(run.counts.get(s, 0) for run in runs)]
+    for i, status in enumerate(shown):
+        ly = _TOP + 4 + i * 14
+        out.append(f'<rect x="{_LEFT + width + 12}" y="{ly}" width="10" height="10" fill="{COLOURS[status]}"/>'
+                   f'<text x="{_LEFT + width + 27}" y="{ly + 8}" font-size="8">{status}</text>')
+    out.append("</svg>")
+    return ('<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + "\n".join(out) + "\n").encode()
 
 
 def _model_curve(curve: ModelCurve) -> Figure:
