@@ -152,10 +152,14 @@ def built_pages(site: Path) -> dict[str, str]:
 
 
 class _PageParser(html.parser.HTMLParser):
+    """Every id, every link (a href), and every href and src a browser follows or loads (a, link,
+    script, img)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
         self.hrefs: list[str] = []
+        self.links: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -163,6 +167,8 @@ class _PageParser(html.parser.HTMLParser):
             self.ids.add(found["id"] or "")
         if tag == "a" and found.get("href"):
             self.hrefs.append(found["href"] or "")
+        if tag in ("a", "link", "script", "img"):
+            self.links += [found[name] or "" for name in ("href", "src") if found.get(name)]
 
 
 def parse_page(text: str) -> tuple[set[str], list[str]]:
@@ -187,30 +193,13 @@ def resolve(page: str, href: str) -> tuple[str, str]:
     return (path + "index.html" if path.endswith("/") or not path else path), unquote(fragment)
 
 
-class _LinkParser(html.parser.HTMLParser):
-    """Every id, and every href and src a browser follows or loads (a, link, script, img)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.ids: set[str] = set()
-        self.links: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = dict(attrs)
-        if found.get("id"):
-            self.ids.add(found["id"] or "")
-        for name in ("href", "src"):
-            if tag in ("a", "link", "script", "img") and found.get(name):
-                self.links.append(found[name] or "")
-
-
 def broken_links(site: Path) -> list[str]:
     """Every link of every built page (but 404.html, which a host serves at any depth) that, with
     the site served under a path (SERVED_AT), leaves the site, leads to no file, or names an anchor
     its page does not have. A fragment holding '=' is the Claims table's filter, not an anchor."""
-    parsed: dict[str, _LinkParser] = {}
+    parsed: dict[str, _PageParser] = {}
     for path in site.rglob("*.html"):
-        parser = _LinkParser()
+        parser = _PageParser()
         parser.feed(path.read_text(encoding="utf-8"))
         parsed[path.relative_to(site).as_posix()] = parser
     broken = []

@@ -13,25 +13,13 @@ import pytest
 
 from claimdesk import store_tables
 from claimdesk.store_schema import TABLES
-from claimdesk.store_tables import (
-    BIGINT,
-    BLOB,
-    BOOLEAN,
-    DATE,
-    DOUBLE,
-    INTEGER,
-    NAMES,
-    NUMBERS,
-    TEXTS,
-    TIMESTAMP,
-    VARCHAR,
-    visible,
-)
+from claimdesk.store_tables import visible
 
 from .conftest import write_desk
 
-COLUMNS = (("s", VARCHAR), ("i", INTEGER), ("b", BIGINT), ("d", DOUBLE), ("f", BOOLEAN), ("day", DATE),
-           ("at", TIMESTAMP), ("texts", TEXTS), ("numbers", NUMBERS), ("names", NAMES), ("blob", BLOB))
+T = store_tables
+COLUMNS = (("s", T.VARCHAR), ("i", T.INTEGER), ("b", T.BIGINT), ("d", T.DOUBLE), ("f", T.BOOLEAN), ("day", T.DATE),
+           ("at", T.TIMESTAMP), ("texts", T.TEXTS), ("numbers", T.NUMBERS), ("names", T.NAMES), ("blob", T.BLOB))
 ROWS = [
     ("plain", 1, 2**40, 1.5, True, 0, 0, ["a", "b"], [("batch", 40.0)], [("x", "claim_a")], b"\x00\xff"),
     ("", -7, -1, math.inf, False, -365, 1_764_460_800_123_456, [], [], [], b""),
@@ -62,7 +50,7 @@ def test_both_ways_give_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
     by_arrow = _read(ROWS, arrow=True, monkeypatch=monkeypatch)
     assert by_values == by_arrow
     assert len(by_values) == len(ROWS)
-    names = by_values[3][COLUMNS.index(("names", NAMES))]
+    names = by_values[3][COLUMNS.index(("names", T.NAMES))]
     assert names == repr({"key": "value"})  # a map whose key is "key" is that map, not DuckDB's own form
 
 
@@ -82,7 +70,7 @@ def test_a_value_too_large_for_its_column_is_an_error_either_way(monkeypatch: py
 
 def test_the_store_columns_all_have_a_way_in() -> None:
     kinds = {kind for columns in TABLES.values() for _, kind in columns}
-    assert kinds <= {VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMP, TEXTS, NUMBERS, NAMES, BLOB}
+    assert kinds <= {kind for _, kind in COLUMNS}
     for kind in kinds:
         store_tables.arrow_type(kind)  # raises KeyError for a kind Arrow has no type for
 
