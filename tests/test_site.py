@@ -113,6 +113,24 @@ def test_generated_pages_and_assets(bundled: dict[str, Path]) -> None:
     assert "No nightly report has been recorded for this desk yet" in report  # the nav entry always has a page
 
 
+def test_equations_are_printed_from_the_checker_s_trees() -> None:
+    from claimdesk.expr import parse
+    from claimdesk.site.calculator import js_of, mathml_of
+
+    def text(expression: str) -> list[str]:
+        return re.sub(r"<[^>]+>", " ", mathml_of(parse(expression))).split()
+
+    assert mathml_of(parse("a / b")) == "<mfrac><mi>a</mi><mi>b</mi></mfrac>"
+    assert mathml_of(parse("a ** 2")) == "<msup><mi>a</mi><mn>2</mn></msup>"
+    assert "<msqrt>" in mathml_of(parse("sqrt(a_b)")) and "<mi>a-b</mi>" in mathml_of(parse("sqrt(a_b)"))
+    assert text("(a + b) * c") == ["(", "a", "+", "b", ")", "&#183;", "c"]
+    assert text("a - (b - c)") == ["a", "&#8722;", "(", "b", "&#8722;", "c", ")"]
+    assert text("a + -1 * b") == ["a", "&#8722;", "b"]
+    assert text("a * (b * c)") == ["a", "&#183;", "b", "&#183;", "c"]  # a product groups either way
+    assert js_of(parse("min(a, b ** 2) / -c"), {"a": 0, "b": 1, "c": 2}) == \
+        "(Math.min(p[0], Math.pow(p[1], 2.0)) / (-p[2]))"
+
+
 def test_metric_chart_is_deterministic(tmp_path: Path) -> None:
     import datetime as dt
 
@@ -334,8 +352,13 @@ def test_the_nightly_reports_are_on_the_site(tmp_path: Path) -> None:
     assert {Path(name).name: svg for name, svg in kept.items()} == written
     probe = run([sys.executable, "-c", "import sys; from mkdocs.__main__ import cli\n"
                  "try:\n    cli(['build', '--quiet', '--site-dir', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
-                 "print('matplotlib' in sys.modules)", str(tmp_path / "site2")], desk, {"CLAIMDESK_SITE_CHECK": "false"})
-    assert probe.stdout.strip().endswith("False"), probe.stdout + probe.stderr
+                 "print('matplotlib' in sys.modules, 'sympy' in sys.modules)", str(tmp_path / "site2")], desk,
+                {"CLAIMDESK_SITE_CHECK": "false"})
+    # neither: the charts come from the store, and so does the compiled model the equations and the
+    # calculator are printed from
+    assert probe.stdout.strip().endswith("False False"), probe.stdout + probe.stderr
+    assert (tmp_path / "site2" / "assets" / "claimdesk" / "model.js").read_bytes() == \
+        (site / "assets" / "claimdesk" / "model.js").read_bytes()
     assert (tmp_path / "site2" / "desk" / "charts" / "status-history.svg").read_bytes() == written["status-history.svg"]
 
 

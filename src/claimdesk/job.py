@@ -186,10 +186,15 @@ def check_and_record(path: Path | str | None = None, store_file: Path | str | No
     return outcome
 
 
+def model_form_key(desk: Desk) -> str:
+    """What the store keeps a model's compiled form under: its files and this code."""
+    return f"{model_fingerprint(desk)}:{CODE_FINGERPRINT}"
+
+
 def _model(store: Store, desk: Desk) -> Model:
     """The desk's model (from the model files only: all of them are read), compiled from the form
     the store keeps for these files and this code when there is one, so that sympy is not imported."""
-    key = f"{model_fingerprint(desk)}:{CODE_FINGERPRINT}"
+    key = model_form_key(desk)
     kept = store.model_form(key)
     model = build_model(desk, kept)
     if model.form is not None and model.form != kept:

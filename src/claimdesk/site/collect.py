@@ -115,7 +115,10 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
                         in store.select("SELECT path, line, field, message, severity FROM problems "
                                         "ORDER BY path, line, field, message")]
     loaded = read_desk(root, store_file)
-    model = build_model(loaded)
+    from ..job import model_form_key  # here: job imports the checker's whole pipeline
+
+    with Store.open(path, root=root) as store:  # the compiled model the last check kept: no sympy
+        model = build_model(loaded, store.model_form(model_form_key(loaded)))
     # An incremental check re-validates only the pages it re-read; a reference anywhere can break
     # when a claim elsewhere goes, so the site looks at every page's references itself.
     problems = sorted(set(problems) | set(desk_reference_problems(loaded, loaded.pages)),

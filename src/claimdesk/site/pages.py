@@ -344,8 +344,8 @@ def model_page(data: SiteData, links: Links) -> str:
         return "<p>The desk has no model: data/models/ holds no model file with parameters.</p>"
     uses = _uses(data, links)
     parts = [run_note(data), '<h2 id="calculator">Calculator</h2>'
-             '<p>Change any parameter: every quantity is recomputed in your browser by code generated from the '
-             'same sympy model the checker uses.</p>'
+             '<p>Change any parameter: every quantity is recomputed in your browser by code printed from the '
+             'same expressions the checker computes.</p>'
              '<div id="cd-calculator" class="cd-calculator"><noscript>The calculator needs JavaScript.</noscript></div>'
              f'<script type="application/json" id="cd-model-data">{json_for_html(model_data(model, uses))}</script>'
              f'<script src="{esc(links.asset("model.js"))}"></script>'
