@@ -104,3 +104,17 @@ def test_a_small_edit_is_stored_as_a_full_ingest_stores_it(tmp_path: Path) -> No
     subprocess.run([sys.executable, "-c", with_arrow, "ingest", "--rebuild", str(root)], capture_output=True,
                    cwd=root, check=True)
     assert dump() == incremental
+
+
+def test_a_failing_statement_reports_its_own_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside a transaction DuckDB aborts on an error; the temporary table's clean-up must not
+    hide the error that aborted it."""
+    monkeypatch.delitem(sys.modules, "pyarrow", raising=False)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (n INTEGER)")
+    con.begin()
+    with pytest.raises(duckdb.ConversionException, match="out of range"):
+        with visible(con, "incoming", (("n", T.BIGINT),), [(2**40,)]):
+            con.execute("INSERT INTO t SELECT n FROM incoming")
+    con.rollback()
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'incoming'").fetchall() == [(0,)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -84,8 +84,13 @@ def visible(con: duckdb.DuckDBPyConnection, name: str, columns: Columns,
                         [value if convert is None or value is None else convert(value)
                          for row in chunk for value, convert in zip(row, python)])
         yield
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {name}")
+    except BaseException:
+        # the statement's own error is the one to report: in a transaction DuckDB has aborted,
+        # dropping the table would fail too (and the rollback removes it anyway)
+        with suppress(duckdb.Error):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        raise
+    con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 def paths_visible(con: duckdb.DuckDBPyConnection, name: str, paths: Iterable[str]) -> Any:
