@@ -679,8 +679,13 @@ class Store:
 
     def model_form(self, key: str) -> str | None:
         """The compiled model form kept under `key` (model fingerprint and code), if any."""
-        rows = self._connect().execute("SELECT form FROM model_forms WHERE key = ?", [key]).fetchall()
-        return rows[0][0] if rows else None
+        kept = self.kept_model_form()
+        return kept[1] if kept is not None and kept[0] == key else None
+
+    def kept_model_form(self) -> tuple[str, str] | None:
+        """(key, form) of the one compiled model form the store keeps, if any (`keep_model_form`)."""
+        rows = self._connect().execute("SELECT key, form FROM model_forms").fetchall()
+        return (rows[0][0], rows[0][1]) if rows else None
 
     def keep_model_form(self, key: str, form: str) -> None:
         """Keep one model's compiled form, in place of the one kept before."""

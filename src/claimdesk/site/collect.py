@@ -110,6 +110,8 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
             raise DeskError(f"the store {store.label} holds no check run yet: run `claimdesk check` first")
         tally = store.run_tally(stored.run_id)
         reports = read_reports(store)
+        kept_form = store.kept_model_form()  # the compiled model the last check kept: no sympy
+        read_only = problems is None
         if problems is None:  # read only: the format problems the latest run recorded
             problems = [Problem(path, line, field_name, message, severity) for path, line, field_name, message, severity
                         in store.select("SELECT path, line, field, message, severity FROM problems "
@@ -117,12 +119,12 @@ def load_site(desk: Path | str | None = None, store_file: Path | str | None = No
     loaded = read_desk(root, store_file)
     from ..job import model_form_key  # here: job imports the checker's whole pipeline
 
-    with Store.open(path, root=root) as store:  # the compiled model the last check kept: no sympy
-        model = build_model(loaded, store.model_form(model_form_key(loaded)))
-    # An incremental check re-validates only the pages it re-read; a reference anywhere can break
-    # when a claim elsewhere goes, so the site looks at every page's references itself.
-    problems = sorted(set(problems) | set(desk_reference_problems(loaded, loaded.pages)),
-                      key=lambda p: (p.path, p.line, p.field, p.message))
+    model = build_model(loaded, kept_form[1] if kept_form and kept_form[0] == model_form_key(loaded) else None)
+    if read_only:
+        # The pages may have changed since the recorded run (a check brings its problems up to date,
+        # inline references across pages included): a reference that a change broke is found here.
+        problems = sorted(set(problems) | set(desk_reference_problems(loaded, loaded.pages)),
+                          key=lambda p: (p.path, p.line, p.field, p.message))
     results = stored.run.by_id()
     claims: dict[str, SiteClaim] = {}
     for located in loaded.parameters():

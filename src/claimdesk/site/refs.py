@@ -117,13 +117,13 @@ def body_of(raw: str, body_line: int) -> str:
     return "".join(raw.splitlines(keepends=True)[body_line - 1:])
 
 
-def reference_problems(root: Path, pages: Iterable[tuple[str, int]],
-                       known: Iterable[str] | Callable[[], Iterable[str]]) -> list[Problem]:
+def reference_problems(root: Path, pages: Iterable[tuple[str, int]], known: Callable[[], Iterable[str]]) -> list[Problem]:
     """An error for every reference to an id that is neither a page claim nor a model parameter.
 
     `pages` are (desk-relative path, body line); the files are read again because the desk keeps
-    only their front-matter. Only files that hold the reference mark are scanned. `known`: the
-    ids, or what gives them, asked only when a reference is found."""
+    only their front-matter. Only files that hold the reference mark are scanned. `known` gives
+    the ids; it is asked only when a reference is found (an incremental check reads them from the
+    store)."""
     known_ids: set[str] | None = None
     problems: list[Problem] = []
     choices: list[str] | None = None
@@ -136,7 +136,7 @@ def reference_problems(root: Path, pages: Iterable[tuple[str, int]],
         text = raw.decode("utf-8", errors="replace")
         for found in find_references(body_of(text, body_line)):
             if known_ids is None:
-                known_ids = set(known() if callable(known) else known)
+                known_ids = set(known())
             if found.claim_id in known_ids:
                 continue
             if choices is None:
@@ -151,8 +151,8 @@ def reference_problems(root: Path, pages: Iterable[tuple[str, int]],
 
 def desk_reference_problems(desk: Desk, pages: Iterable[PageRecord]) -> list[Problem]:
     """validate.py's rule for inline references: every reference on `pages` names a claim or parameter."""
-    known = [located.claim.id for located in desk.claims()] + [located.claim.id for located in desk.parameters()]
-    return reference_problems(desk.root, [(record.path, record.body_line) for record in pages], known)
+    return reference_problems(desk.root, [(record.path, record.body_line) for record in pages],
+                              lambda: [located.claim.id for located in desk.claims() + desk.parameters()])
 
 
 def marker_line(text: str, marker: str) -> tuple[int, int] | None:
