@@ -448,6 +448,20 @@ def test_a_part_links_to_the_first_the_last_and_its_neighbours() -> None:
     assert parts_next(Links("desk/sources/15.md"), listing, listing.parts[-1]) == ""
 
 
+def test_staged_config_keeps_python_tags_as_inert_text(tmp_path: Path) -> None:
+    """mkdocs.yml is contributor text: a tag that would build a Python object (or run a command)
+    under an unsafe loader is read as data and written back as it was, never executed."""
+    from claimdesk.site.stage import staged_config
+
+    marker = tmp_path / "ran"
+    text = (f"site_name: x\nhook: !!python/object/apply:os.system ['touch {marker}']\n"
+            "emoji: !!python/name:material.extensions.emoji.twemoji\nsecret: !ENV [SECRET, none]\n")
+    staged = staged_config(text)
+    assert not marker.exists()
+    assert f"!!python/object/apply:os.system\n- touch {marker}" in staged
+    assert "!!python/name:material.extensions.emoji.twemoji" in staged and "!ENV" in staged
+
+
 def test_staged_config_leaves_the_parts_out_of_the_nav() -> None:
     from claimdesk.site.stage import staged_config
 
